@@ -1,0 +1,275 @@
+// `submitter`: run a flow run through the real workflow locally, preview the exact
+// provider request, validate input, cancel a run, manage blocks.
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { InvalidInputError, SubmitterError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import type { Unwrapped } from '../events/envelopes.js';
+import { classify, deploymentToEvent, readDocumentFile } from '../events/input.js';
+import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
+import { accept } from '../functions/lib/intake.js';
+import { cancelKey, type Report } from '../functions/lib/state.js';
+import { startExecution } from '../functions/local/runner.js';
+import { splitSlug } from '../providers/block-store.js';
+import { parseBlock } from '../providers/blocks.js';
+import { resolveTarget } from '../providers/resolve.js';
+import { localDeps } from './local.js';
+import { progressPrinter } from './progress.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+const USAGE = `submitter — start flow runs on cloud infrastructure, watched by one workflow
+
+Usage:
+  submitter run FILE [--new-flow-run | --flow-run-id ID] [--flow-run-name NAME] [--home DIR] [--blocks LOC] [--quiet]
+      Run a flow run through the workflow on this machine; exit 0 only when it Completed.
+  submitter preview FILE [--flow-run-id ID] [--flow-run-name NAME] [--blocks LOC]
+      Print {"provider", "request"}: the exact provider request, secrets redacted.
+  submitter validate FILE [--blocks LOC]
+      Check an event, block or deployment YAML and print every problem with its path.
+  submitter cancel FLOW_RUN_ID [--home DIR]
+      Ask a running flow run to stop; the workflow kills it and reports Cancelled.
+  submitter blocks put FILE --name NAME [--blocks LOC] | get SLUG | list
+      Save, show (redacted) or list blocks in a block store (a folder, or s3://bucket/prefix).
+
+FILE is a flow-run event (bare, or in an EventBridge / Pub/Sub push / cron envelope),
+a block document (has "type"), or a Prefect deployment YAML.
+Exit codes: 0 ok / Completed, 1 the run did not complete, 2 bad input.`;
+
+const OPTIONS = {
+  'new-flow-run': { type: 'boolean' },
+  'flow-run-id': { type: 'string' },
+  'flow-run-name': { type: 'string' },
+  home: { type: 'string' },
+  blocks: { type: 'string' },
+  name: { type: 'string' },
+  format: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+function usageError(message: string): InvalidInputError {
+  return new InvalidInputError('Usage', [
+    { path: 'arguments', message: `${message} (see 'submitter --help')` },
+  ]);
+}
+
+/** Any input file → the flow-run event it stands for (a block or deployment gets a flow run). */
+async function eventFrom(file: string, flags: Flags, placeholderId: string): Promise<Unwrapped> {
+  const doc = classify(await readDocumentFile(file));
+  const identity = {
+    ...(flags['flow-run-id'] ? { id: flags['flow-run-id'] } : {}),
+    ...(flags['flow-run-name'] ? { name: flags['flow-run-name'] } : {}),
+  };
+  if (doc.kind === 'deployment') {
+    return {
+      kind: 'flow-run-event',
+      event: deploymentToEvent(doc.deployment, { id: identity.id ?? placeholderId, ...identity }),
+    };
+  }
+  if (doc.kind === 'block') {
+    const event: FlowRunEventInput = {
+      flow_run: { id: identity.id ?? placeholderId, name: identity.name ?? 'preview' },
+      infrastructure: doc.block as FlowRunEventInput['infrastructure'] & object,
+    };
+    return { kind: 'flow-run-event', event };
+  }
+  const unwrapped = doc.unwrapped;
+  const event = unwrapped.event;
+  if (
+    typeof event === 'object' &&
+    event !== null &&
+    typeof (event as { flow_run?: unknown }).flow_run === 'object'
+  ) {
+    const flowRun = { ...(event as { flow_run: Record<string, unknown> }).flow_run };
+    if (flags['new-flow-run']) flowRun.id = randomUUID();
+    if (identity.id) flowRun.id = identity.id;
+    if (identity.name) flowRun.name = identity.name;
+    return { ...unwrapped, event: { ...(event as object), flow_run: flowRun } };
+  }
+  return unwrapped;
+}
+
+async function runCommand(file: string, flags: Flags, io: Io): Promise<number> {
+  let report: Report | undefined;
+  const deps = await localDeps({
+    ...(flags.home ? { home: flags.home } : {}),
+    ...(flags.blocks ? { blocks: flags.blocks } : {}),
+    verbose: flags.verbose ?? false,
+    onReport: (r) => {
+      report = r;
+    },
+  });
+  const unwrapped = await eventFrom(file, flags, randomUUID());
+  const accepted = await accept(deps, unwrapped);
+  const say = flags.quiet ? () => undefined : io.err;
+  say(
+    `flow run ${accepted.input.flow_run_id}${accepted.event.flow_run.name ? ` (${accepted.event.flow_run.name})` : ''} on ${accepted.target.block.type}${accepted.target.source === 'inline' ? '' : ` block ${accepted.target.source}`}`,
+  );
+
+  let cancelled = false;
+  const onSigint = () => {
+    if (cancelled) process.exit(130);
+    cancelled = true;
+    say('cancelling: the workflow will stop the run at its next check (Ctrl-C again to leave it running)');
+    void deps.store.put(
+      cancelKey(accepted.input.flow_run_id),
+      JSON.stringify({ requested_at: new Date().toISOString(), by: 'ctrl-c' }),
+    );
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const outcome = await startExecution(accepted.input, {
+      deps,
+      onEvent: progressPrinter(say),
+      onAdopt: () =>
+        say(
+          `an execution for this flow run already exists (${`fr-${accepted.input.flow_run_id}`}); adopting it instead of starting another`,
+        ),
+    });
+    const final = report ?? outcome.state?.report;
+    if (!final) {
+      io.err(`the workflow did not produce a report: ${outcome.error ?? 'unknown error'}`);
+      return 1;
+    }
+    io.out(JSON.stringify(final, null, 2));
+    say(
+      `${final.state}${final.status_code !== null ? ` (status code ${final.status_code})` : ''}${final.reason ? `: ${final.reason}` : ''}${outcome.transitions ? ` — ${outcome.transitions} state transitions` : ''}`,
+    );
+    return final.state === 'Completed' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function previewCommand(file: string, flags: Flags, io: Io): Promise<number> {
+  const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
+  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
+  const event = parseFlowRunEvent(unwrapped.event);
+  const target = await resolveTarget(event, deps.blocks);
+  const provider = await deps.loadProvider(target.block.type);
+  io.out(JSON.stringify(redact({ provider: target.block.type, request: provider.build(target) }), null, 2));
+  return 0;
+}
+
+async function validateCommand(file: string, flags: Flags, io: Io): Promise<number> {
+  const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
+  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
+  const event = parseFlowRunEvent(unwrapped.event);
+  const target = await resolveTarget(event, deps.blocks);
+  io.out(
+    `valid: ${unwrapped.kind} for flow run ${event.flow_run.id} on a ${target.block.type} block (${target.source})`,
+  );
+  return 0;
+}
+
+async function blocksCommand(args: string[], flags: Flags, io: Io): Promise<number> {
+  const [action, arg] = args;
+  const deps = await localDeps({
+    ...(flags.blocks ? { blocks: flags.blocks } : {}),
+    ...(flags.home ? { home: flags.home } : {}),
+  });
+  switch (action) {
+    case 'put': {
+      if (!arg || !flags.name) throw usageError("'blocks put' needs FILE and --name NAME");
+      const doc = await readDocumentFile(arg);
+      const block = parseBlock(doc, { path: arg });
+      const slug = `${block.type}/${flags.name}`;
+      splitSlug(slug);
+      const key = await deps.blocks.put(
+        slug,
+        doc as Record<string, unknown>,
+        flags.format === 'yaml' ? 'yaml' : 'json',
+      );
+      io.out(`saved ${slug} (${deps.blocks.store.location}/${key})`);
+      return 0;
+    }
+    case 'get': {
+      if (!arg) throw usageError("'blocks get' needs a slug 'type/name'");
+      io.out(JSON.stringify(redact(await deps.blocks.get(arg)), null, 2));
+      return 0;
+    }
+    case 'list': {
+      for (const slug of await deps.blocks.list()) io.out(slug);
+      return 0;
+    }
+    default:
+      throw usageError(`unknown blocks action '${action ?? ''}': use put, get or list`);
+  }
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    const flags = values as Flags;
+    const [command, ...rest] = positionals;
+    if (flags.help || !command || command === 'help') {
+      io.out(USAGE);
+      return command || flags.help ? 0 : 2;
+    }
+    const file = rest[0];
+    switch (command) {
+      case 'run':
+        if (!file) throw usageError("'run' needs a FILE");
+        return await runCommand(file, flags, io);
+      case 'preview':
+        if (!file) throw usageError("'preview' needs a FILE");
+        return await previewCommand(file, flags, io);
+      case 'validate':
+        if (!file) throw usageError("'validate' needs a FILE");
+        return await validateCommand(file, flags, io);
+      case 'cancel': {
+        if (!file) throw usageError("'cancel' needs a FLOW_RUN_ID");
+        const deps = await localDeps({ ...(flags.home ? { home: flags.home } : {}) });
+        await deps.store.put(
+          cancelKey(file),
+          JSON.stringify({ requested_at: new Date().toISOString(), by: 'cli' }),
+        );
+        io.out(`cancellation requested for flow run ${file}; the workflow stops it at its next check`);
+        return 0;
+      }
+      case 'blocks':
+        return await blocksCommand(rest, flags, io);
+      default:
+        throw usageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      io.err(error.message);
+      return 2;
+    }
+    if (error instanceof SubmitterError) {
+      io.err(`${error.name}: ${error.message}`);
+      return error.name === 'BlockNotFoundError' ? 2 : 1;
+    }
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`${error.message} (see 'submitter --help')`);
+      return 2;
+    }
+    io.err(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+    if (flagsVerbose(argv) && error instanceof Error && error.stack) io.err(error.stack);
+    return 1;
+  }
+}
+
+function flagsVerbose(argv: string[]): boolean {
+  return argv.includes('--verbose') || argv.includes('-v');
+}

@@ -1,0 +1,62 @@
+// What the task handlers need from the outside world, injected: Lambda builds it from
+// the environment on first use; the local runner and tests pass their own.
+import { createLogger, type Logger } from '../../core/logger.js';
+import { type DocumentStore, FolderStore } from '../../core/store.js';
+import { BlockStore } from '../../providers/block-store.js';
+import { loadProvider, type ProviderLoader } from '../../providers/registry.js';
+import { type PrefectApi, prefectApi } from './prefect-api.js';
+import { callbackSink, eventBridgeSink, type ReportSink } from './report-sink.js';
+import { type Settings, settingsFromEnv } from './settings.js';
+
+export interface Deps {
+  /** Parked events, cancel requests, rejected events. */
+  store: DocumentStore;
+  blocks: BlockStore;
+  loadProvider: ProviderLoader;
+  settings: Settings;
+  sink: ReportSink;
+  prefect?: PrefectApi;
+  log: Logger;
+  now: () => Date;
+}
+
+export type DepsSource = Deps | (() => Deps | Promise<Deps>);
+
+export async function resolveDeps(source: DepsSource): Promise<Deps> {
+  return typeof source === 'function' ? source() : source;
+}
+
+/** A store from a location: a folder path, or `s3://bucket/prefix`. */
+export async function storeAt(location: string): Promise<DocumentStore> {
+  if (location.startsWith('s3://')) {
+    const { S3Store } = await import('../../core/s3-store.js');
+    return S3Store.fromUrl(location);
+  }
+  return new FolderStore(location);
+}
+
+let fromEnv: Promise<Deps> | undefined;
+
+/** Deps for a deployed function, from its environment; built once per container. */
+export function depsFromEnv(): Promise<Deps> {
+  fromEnv ??= (async () => {
+    const env = process.env;
+    const storeLocation = env.SUBMITTER_STORE ?? `${env.SUBMITTER_HOME ?? '.submitter'}/store`;
+    const store = await storeAt(storeLocation);
+    const blocks = new BlockStore(env.SUBMITTER_BLOCKS ? await storeAt(env.SUBMITTER_BLOCKS) : store);
+    const log = createLogger();
+    return {
+      store,
+      blocks,
+      loadProvider,
+      settings: settingsFromEnv(env),
+      sink: env.EVENT_BUS_NAME
+        ? eventBridgeSink(env.EVENT_BUS_NAME)
+        : callbackSink((report) => log.info('flow run finished', { report })),
+      ...(env.PREFECT_API_URL ? { prefect: prefectApi(env.PREFECT_API_URL, env.PREFECT_API_KEY) } : {}),
+      log,
+      now: () => new Date(),
+    };
+  })();
+  return fromEnv;
+}

@@ -1,0 +1,100 @@
+// The workflow's state: what each task reads and returns. Each task takes the whole
+// state and returns it with its own part added. No secrets ever go in here: the
+// event (which may hold credentials) is parked in the store and referred to by key.
+import { z } from 'zod';
+import { BLOCK_TYPES, type BlockType } from '../../providers/blocks.js';
+
+export const ExecutionInputSchema = z.looseObject({
+  flow_run_id: z.uuid(),
+  /** Store key of the parked flow-run event. */
+  event_ref: z.string().min(1),
+  /** For people reading the execution: names only, never block contents. */
+  summary: z
+    .object({
+      flow_run_name: z.string().optional(),
+      flow_name: z.string().optional(),
+      deployment_name: z.string().optional(),
+      infrastructure: z.string().optional(),
+    })
+    .optional(),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+export const RunContextSchema = z.object({
+  flow_run_id: z.uuid(),
+  flow_run_name: z.string().optional(),
+  provider: z.enum(BLOCK_TYPES as [BlockType, ...BlockType[]]),
+  /** `inline` or the block slug. */
+  source: z.string(),
+  /** The function that runs this provider's submit/watch/cleanup. */
+  function: z.string(),
+  poll: z.object({
+    first_seconds: z.number().positive(),
+    cap_seconds: z.number().positive(),
+    growth: z.number().positive(),
+  }),
+  timeouts: z.object({ start_seconds: z.number().positive(), run_seconds: z.number().positive() }),
+  grace_seconds: z.number().nonnegative(),
+});
+export type RunContext = z.infer<typeof RunContextSchema>;
+
+export const InfraSchema = z.object({
+  identifier: z.string(),
+  adopted: z.boolean(),
+  submitted_at: z.iso.datetime(),
+});
+export type Infra = z.infer<typeof InfraSchema>;
+
+export const FINAL_STATES = ['Completed', 'Failed', 'Crashed', 'Cancelled'] as const;
+export type FinalState = (typeof FINAL_STATES)[number];
+
+export const WatchResultSchema = z.object({
+  state: z.enum(FINAL_STATES),
+  status_code: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  logs_tail: z.string().nullable(),
+  links: z.record(z.string(), z.string()).optional(),
+});
+export type WatchResult = z.infer<typeof WatchResultSchema>;
+
+/** What a Catch puts in the state: `{Error, Cause}`. */
+export const CaughtErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() });
+
+export const ReportSchema = z.object({
+  flow_run_id: z.string(),
+  flow_run_name: z.string().nullable(),
+  provider: z.string().nullable(),
+  identifier: z.string().nullable(),
+  state: z.enum(FINAL_STATES),
+  status_code: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  logs_tail: z.string().nullable(),
+  links: z.record(z.string(), z.string()).optional(),
+});
+export type Report = z.infer<typeof ReportSchema>;
+
+export const WorkflowStateSchema = ExecutionInputSchema.extend({
+  run: RunContextSchema.optional(),
+  infra: InfraSchema.optional(),
+  result: WatchResultSchema.optional(),
+  error: CaughtErrorSchema.optional(),
+  report: ReportSchema.optional(),
+});
+export type WorkflowState = z.infer<typeof WorkflowStateSchema>;
+
+export const InfraOpSchema = z.object({
+  op: z.enum(['submit', 'watch', 'cleanup']),
+  state: WorkflowStateSchema,
+});
+export type InfraOp = z.infer<typeof InfraOpSchema>;
+
+export function eventKey(flowRunId: string): string {
+  return `runs/${flowRunId}/event.json`;
+}
+export function cancelKey(flowRunId: string): string {
+  return `runs/${flowRunId}/cancel.json`;
+}
+/** One Step Functions execution per flow run: duplicate deliveries collapse into it. */
+export function executionName(flowRunId: string): string {
+  return `fr-${flowRunId}`;
+}

@@ -1,0 +1,72 @@
+// The local stand-in for Step Functions' execution names: one execution per name, ever.
+// A second start with the same name adopts the first (waits for its result) instead of
+// running again — across concurrent calls in one process and across processes.
+import type { DocumentStore } from '../../core/store.js';
+
+export interface ExecutionRecord {
+  name: string;
+  input: unknown;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  owner_pid: number;
+  started_at: string;
+  output?: unknown;
+  error?: string;
+}
+
+const key = (name: string) => `executions/${name}.json`;
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class LocalExecutions {
+  constructor(readonly store: DocumentStore) {}
+
+  /** True when this call owns the new execution; false when one with this name exists. */
+  async start(name: string, input: unknown): Promise<boolean> {
+    const record: ExecutionRecord = {
+      name,
+      input,
+      status: 'RUNNING',
+      owner_pid: process.pid,
+      started_at: new Date().toISOString(),
+    };
+    return this.store.putIfAbsent(key(name), JSON.stringify(record));
+  }
+
+  async read(name: string): Promise<ExecutionRecord | undefined> {
+    const body = await this.store.get(key(name));
+    if (!body) return undefined;
+    try {
+      return JSON.parse(body) as ExecutionRecord;
+    } catch {
+      return undefined; // being written right now
+    }
+  }
+
+  async finish(record: ExecutionRecord): Promise<void> {
+    await this.store.put(key(record.name), JSON.stringify(record));
+  }
+
+  /** Waits until the execution ends (or its owner process is gone). */
+  async wait(name: string, pollMs = 100): Promise<ExecutionRecord> {
+    for (;;) {
+      const record = await this.read(name);
+      if (record && record.status !== 'RUNNING') return record;
+      if (record && !alive(record.owner_pid)) {
+        return {
+          ...record,
+          status: 'FAILED',
+          error: `the process that ran it (pid ${record.owner_pid}) ended before it finished`,
+        };
+      }
+      await sleep(pollMs);
+    }
+  }
+}

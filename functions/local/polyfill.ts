@@ -1,0 +1,21 @@
+// aws-local-stepfunctions uses Promise.withResolvers (Node ≥ 22). On Node 20 it fails
+// inside Task states without this, and a Catch would hide it.
+type Resolvers<T> = {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+};
+const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> };
+if (typeof P.withResolvers !== 'function') {
+  P.withResolvers = <T>(): Resolvers<T> => {
+    let resolve!: Resolvers<T>['resolve'];
+    let reject!: Resolvers<T>['reject'];
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+export {};

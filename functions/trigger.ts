@@ -1,0 +1,136 @@
+// Trigger: an EventBridge event, a cron/schedule input, or a Pub/Sub push request (via
+// a function URL) → one Step Functions execution per flow run, named from its id, so
+// duplicate deliveries collapse into one execution.
+import middy from '@middy/core';
+import { describeError } from '../core/errors.js';
+import { type Unwrapped, unwrap, unwrapPubSubPush } from '../events/envelopes.js';
+import { type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
+import { accept, isRejection, keepRejected } from './lib/intake.js';
+import { type ExecutionInput, executionName } from './lib/state.js';
+
+export interface ExecutionStarter {
+  /** Starts the named execution; `duplicate` when it already existed. */
+  start(name: string, input: ExecutionInput): Promise<{ id: string; duplicate: boolean }>;
+}
+
+/** StartExecution on a state machine; ExecutionAlreadyExists means a duplicate delivery. */
+export function stepFunctionsStarter(stateMachineArn: string): ExecutionStarter {
+  let client: import('@aws-sdk/client-sfn').SFNClient | undefined;
+  return {
+    async start(name, input) {
+      const sdk = await import('@aws-sdk/client-sfn');
+      client ??= new sdk.SFNClient({});
+      try {
+        const out = await client.send(
+          new sdk.StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+        );
+        return { id: out.executionArn ?? name, duplicate: false };
+      } catch (error) {
+        if (error instanceof sdk.ExecutionAlreadyExists) {
+          const arn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+          return { id: arn, duplicate: true };
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+interface HttpRequest {
+  requestContext: { http: { method: string } };
+  body?: string;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string | undefined>;
+}
+interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function isHttp(event: unknown): event is HttpRequest {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    'requestContext' in event &&
+    'http' in (event as HttpRequest).requestContext
+  );
+}
+
+function json(statusCode: number, body: unknown): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export interface TriggerOutcome {
+  status: 'started' | 'duplicate' | 'rejected';
+  flow_run_id?: string;
+  execution?: string;
+  rejected_key?: string;
+  problems?: unknown;
+}
+
+export function createTriggerHandler(source: DepsSource, starter: () => ExecutionStarter) {
+  async function handle(unwrapped: Unwrapped): Promise<TriggerOutcome> {
+    const deps = await resolveDeps(source);
+    const accepted = await accept(deps, unwrapped);
+    const name = executionName(accepted.input.flow_run_id);
+    const { id, duplicate } = await starter().start(name, accepted.input);
+    deps.log.info(duplicate ? 'duplicate delivery: execution already exists' : 'execution started', {
+      flow_run_id: accepted.input.flow_run_id,
+      execution: id,
+      delivery_id: unwrapped.deliveryId,
+      kind: unwrapped.kind,
+    });
+    return {
+      status: duplicate ? 'duplicate' : 'started',
+      flow_run_id: accepted.input.flow_run_id,
+      execution: id,
+    };
+  }
+
+  return middy<unknown, TriggerOutcome | HttpResponse>().handler(async (raw) => {
+    const deps = await resolveDeps(source);
+    if (isHttp(raw)) {
+      // Pub/Sub push: 2xx acks. A bad message is kept and acked (redelivery cannot fix it);
+      // anything else answers 500 so Pub/Sub redelivers and nothing is lost.
+      let body: unknown;
+      try {
+        const text = raw.isBase64Encoded
+          ? Buffer.from(raw.body ?? '', 'base64').toString('utf8')
+          : (raw.body ?? '');
+        body = JSON.parse(text);
+        return json(200, await handle(unwrapPubSubPush(body)));
+      } catch (error) {
+        if (!isRejection(error) && !(error instanceof SyntaxError)) {
+          deps.log.error('push delivery failed; Pub/Sub will redeliver', { error: describeError(error) });
+          return json(500, { error: 'temporary failure; the message will be redelivered' });
+        }
+        const key = await keepRejected(deps, body ?? raw.body, error);
+        deps.log.warn('rejected push delivery', { rejected_key: key, error: describeError(error) });
+        return json(200, {
+          status: 'rejected',
+          rejected_key: key,
+          problems: (error as { problems?: unknown }).problems ?? describeError(error),
+        });
+      }
+    }
+    try {
+      return await handle(unwrap(raw, deps.now));
+    } catch (error) {
+      if (isRejection(error)) {
+        const key = await keepRejected(deps, raw, error);
+        deps.log.warn('rejected delivery', { rejected_key: key, error: describeError(error) });
+      }
+      throw error; // async invocations: Lambda retries, then the dead-letter queue keeps it
+    }
+  });
+}
+
+export const handler = createTriggerHandler(depsFromEnv, () => {
+  const arn = process.env.STATE_MACHINE_ARN;
+  if (!arn)
+    throw new Error(
+      'STATE_MACHINE_ARN is not set: the trigger needs the state machine to start executions on',
+    );
+  return stepFunctionsStarter(arn);
+});

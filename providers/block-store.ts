@@ -1,0 +1,73 @@
+// Blocks saved as documents under `blocks/<type>/<name>.json` (YAML accepted), resolved by slug.
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { BlockNotFoundError, InvalidInputError } from '../core/errors.js';
+import type { DocumentStore } from '../core/store.js';
+import { BLOCK_SLUG } from '../events/schema.js';
+
+const EXTENSIONS = ['json', 'yaml', 'yml'] as const;
+
+export function splitSlug(slug: string): { type: string; name: string } {
+  if (!BLOCK_SLUG.test(slug)) {
+    throw new InvalidInputError('Invalid block slug', [
+      { path: 'infrastructure_block', message: `'${slug}' must be 'type/name', e.g. 'ecs-task/prod'` },
+    ]);
+  }
+  const [type = '', name = ''] = slug.split('/');
+  return { type, name };
+}
+
+export class BlockStore {
+  constructor(readonly store: DocumentStore) {}
+
+  /** The raw block document for a slug (not yet validated). */
+  async get(slug: string): Promise<Record<string, unknown>> {
+    const { type, name } = splitSlug(slug);
+    for (const ext of EXTENSIONS) {
+      const key = `blocks/${type}/${name}.${ext}`;
+      const body = await this.store.get(key);
+      if (body === undefined) continue;
+      let doc: unknown;
+      try {
+        doc = ext === 'json' ? JSON.parse(body) : parseYaml(body);
+      } catch (cause) {
+        throw new InvalidInputError(
+          `Block '${slug}' in ${this.store.location} is not valid ${ext.toUpperCase()}`,
+          [{ path: key, message: cause instanceof Error ? cause.message : String(cause) }],
+          { cause },
+        );
+      }
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+        throw new InvalidInputError(`Block '${slug}' is not a block document`, [
+          { path: key, message: 'expected an object with "type"' },
+        ]);
+      }
+      const record = doc as Record<string, unknown>;
+      if (record.type !== undefined && record.type !== type) {
+        throw new InvalidInputError(`Block '${slug}' has the wrong type`, [
+          { path: `${key}.type`, message: `is ${JSON.stringify(record.type)} but the slug says '${type}'` },
+        ]);
+      }
+      return { ...record, type };
+    }
+    throw new BlockNotFoundError(
+      slug,
+      `${this.store.location} (looked for blocks/${type}/${name}.{json,yaml,yml})`,
+    );
+  }
+
+  async put(slug: string, doc: Record<string, unknown>, format: 'json' | 'yaml' = 'json'): Promise<string> {
+    const { type, name } = splitSlug(slug);
+    const key = `blocks/${type}/${name}.${format}`;
+    await this.store.put(key, format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : toYaml(doc));
+    return key;
+  }
+
+  async list(): Promise<string[]> {
+    const keys = await this.store.list('blocks/');
+    const slugs = keys
+      .map((key) => /^blocks\/([^/]+)\/(.+)\.(json|ya?ml)$/.exec(key))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => `${m[1]}/${m[2]}`);
+    return [...new Set(slugs)].sort();
+  }
+}

@@ -1,0 +1,70 @@
+// The six infrastructure block types and their validation.
+import type { z } from 'zod';
+import { InvalidInputError, type Problem } from '../core/errors.js';
+import { problemsFrom } from '../core/zod-problems.js';
+import { PREFECT_META_FIELDS } from './base.js';
+import { CloudRunJobBlockSchema } from './cloud-run-job/block.js';
+import { ContainerInstanceJobBlockSchema } from './container-instance-job/block.js';
+import { DockerContainerBlockSchema } from './docker-container/block.js';
+import { EcsTaskBlockSchema } from './ecs-task/block.js';
+import { KubernetesJobBlockSchema } from './kubernetes-job/block.js';
+import { ProcessBlockSchema } from './process/block.js';
+
+export const BLOCK_SCHEMAS = {
+  process: ProcessBlockSchema,
+  'docker-container': DockerContainerBlockSchema,
+  'kubernetes-job': KubernetesJobBlockSchema,
+  'ecs-task': EcsTaskBlockSchema,
+  'cloud-run-job': CloudRunJobBlockSchema,
+  'container-instance-job': ContainerInstanceJobBlockSchema,
+} as const;
+
+export type BlockType = keyof typeof BLOCK_SCHEMAS;
+export const BLOCK_TYPES = Object.keys(BLOCK_SCHEMAS) as BlockType[];
+export type BlockOf<T extends BlockType> = z.infer<(typeof BLOCK_SCHEMAS)[T]>;
+export type Block = { [T in BlockType]: BlockOf<T> }[BlockType];
+
+export function isBlockType(type: unknown): type is BlockType {
+  return typeof type === 'string' && Object.hasOwn(BLOCK_SCHEMAS, type);
+}
+
+export interface ParseBlockOptions {
+  /** Prefix for problem paths, e.g. `infrastructure` or `infrastructure_block(ecs-task/prod)`. */
+  path?: string;
+  /** Top-level fields set by infra_overrides: problems there say so. */
+  overridden?: ReadonlySet<string>;
+}
+
+function stripMeta(doc: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...doc };
+  for (const key of PREFECT_META_FIELDS) delete out[key];
+  return out;
+}
+
+/** Validates a block document against its type's schema; every problem names its field. */
+export function parseBlock(doc: unknown, options: ParseBlockOptions = {}): Block {
+  const prefix = options.path ?? 'infrastructure';
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new InvalidInputError('Invalid infrastructure block', [
+      { path: prefix, message: 'expected an object with a "type"' },
+    ]);
+  }
+  const record = stripMeta(doc as Record<string, unknown>);
+  if (!isBlockType(record.type)) {
+    throw new InvalidInputError('Invalid infrastructure block', [
+      {
+        path: `${prefix}.type`,
+        message: `unknown infrastructure type ${JSON.stringify(record.type)}: expected one of ${BLOCK_TYPES.join(', ')}`,
+      },
+    ]);
+  }
+  const result = BLOCK_SCHEMAS[record.type].safeParse(record);
+  if (result.success) return result.data as Block;
+  const problems: Problem[] = problemsFrom(result.error, prefix).map((problem, index) => {
+    const top = result.error.issues[index]?.path[0];
+    return options.overridden?.has(String(top))
+      ? { ...problem, message: `${problem.message} (this field was set by infra_overrides)` }
+      : problem;
+  });
+  throw new InvalidInputError(`Invalid ${record.type} block`, problems);
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
+
+export const GcpCredentialsSchema = z.strictObject({
+  service_account_info: z
+    .union([z.record(z.string(), z.unknown()), z.string()])
+    .nullable()
+    .default(null),
+  project: z.string().nullable().default(null),
+});
+
+/** `cloud-run-job`: a Google Cloud Run job (v2 API). */
+export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
+  credentials: GcpCredentialsSchema.default(() => GcpCredentialsSchema.parse({})),
+  project: z.string().nullable().default(null),
+  region: z.string().min(1).default('us-central1'),
+  image: z.string().min(1).default(DEFAULT_PREFECT_IMAGE),
+  cpu: z.union([z.string(), z.number().transform((n) => `${n * 1000}m`)]).default('1000m'),
+  memory: z.union([z.string(), z.number().transform((n) => `${n}Mi`)]).default('512Mi'),
+  timeout: z
+    .number()
+    .int()
+    .positive()
+    .max(604_800, 'Cloud Run allows at most 7 days (604800 s)')
+    .default(600),
+  max_retries: z.number().int().min(0).max(10).default(0),
+  keep_job: z.boolean().default(false),
+  launch_stage: z.enum(['ALPHA', 'BETA', 'GA']).default('BETA'),
+  vpc_connector_name: z.string().nullable().default(null),
+  service_account_name: z.string().nullable().default(null),
+  /** Environment variable name → Secret Manager secret (sent as `secretKeyRef`). */
+  env_from_secrets: z
+    .record(z.string(), z.strictObject({ secret: z.string(), version: z.string().default('latest') }))
+    .default({}),
+  poll_interval: z.number().positive().default(5),
+});
+export type CloudRunJobBlock = z.infer<typeof CloudRunJobBlockSchema>;

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
+
+export const AzureCredentialsSchema = z.strictObject({
+  tenant_id: z.string(),
+  client_id: z.string(),
+  client_secret: z.string(),
+});
+
+/** `container-instance-job`: an Azure Container Instances container group. */
+export const ContainerInstanceJobBlockSchema = blockSchema('container-instance-job', {
+  aci_credentials: AzureCredentialsSchema.nullable().default(null),
+  subscription_id: z.string().min(1, 'required: the Azure subscription id'),
+  resource_group_name: z.string().min(1, 'required: the resource group to create container groups in'),
+  identities: z.array(z.string()).nullable().default(null),
+  image: z.string().min(1).default(DEFAULT_PREFECT_IMAGE),
+  entrypoint: z.string().nullable().default('/opt/prefect/entrypoint.sh'),
+  image_registry: z
+    .union([
+      z.strictObject({ registry_url: z.string(), username: z.string(), password: z.string() }),
+      z.strictObject({ registry_url: z.string(), identity: z.string() }),
+    ])
+    .nullable()
+    .default(null),
+  cpu: z.number().positive().default(1.0),
+  memory: z.number().positive().default(1.0),
+  gpu_count: z.number().int().positive().nullable().default(null),
+  gpu_sku: z.enum(['K80', 'P100', 'V100']).nullable().default(null),
+  subnet_ids: z.array(z.string()).nullable().default(null),
+  dns_servers: z.array(z.string()).nullable().default(null),
+  stream_output: z.boolean().nullable().default(null),
+  task_start_timeout_seconds: z.number().int().positive().default(240),
+  task_watch_poll_interval: z.number().positive().default(5),
+  keep_container_group: z.boolean().default(false),
+});
+export type ContainerInstanceJobBlock = z.infer<typeof ContainerInstanceJobBlockSchema>;

@@ -1,0 +1,49 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { localDeps } from '../cli/local.js';
+import type { Deps } from '../functions/lib/deps.js';
+import type { Report } from '../functions/lib/state.js';
+import type { ProviderLoader } from '../providers/registry.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const SAMPLES = join(ROOT, 'events', 'samples');
+
+export async function tempDir(prefix = 'submitter-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function readJson<T = unknown>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+export async function sample<T = Record<string, unknown>>(name: string): Promise<T> {
+  return readJson<T>(join(SAMPLES, name));
+}
+
+/** Local deps in a fresh state folder, collecting reports. */
+export async function testDeps(
+  options: { home?: string; blocks?: string; loadProvider?: ProviderLoader; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ deps: Deps; home: string; reports: Report[] }> {
+  const home = options.home ?? (await tempDir());
+  const reports: Report[] = [];
+  const deps = await localDeps({
+    home,
+    ...(options.blocks ? { blocks: options.blocks } : {}),
+    ...(options.loadProvider ? { loadProvider: options.loadProvider } : {}),
+    env: { ...process.env, LOG_LEVEL: 'error', ...options.env },
+    onReport: (report) => reports.push(report),
+  });
+  return { deps, home, reports };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
