@@ -10,7 +10,7 @@ import { callbackSink } from '../functions/lib/report-sink.js';
 import { settingsFromEnv } from '../functions/lib/settings.js';
 import type { Report } from '../functions/lib/state.js';
 import { BlockStore } from '../providers/block-store.js';
-import { loadProvider, type ProviderLoader } from '../providers/registry.js';
+import { loadProvider, loadSpec, type ProviderLoader } from '../providers/registry.js';
 
 export interface LocalOptions {
   home?: string;
@@ -41,6 +41,7 @@ export async function localDeps(options: LocalOptions = {}): Promise<Deps> {
   return {
     store,
     blocks,
+    loadSpec,
     loadProvider: options.loadProvider ?? loadProvider,
     // Locally the poll cap is 10 s unless set: a person is watching.
     settings: settingsFromEnv({ POLL_CAP_SECONDS: '10', ...env }),

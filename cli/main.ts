@@ -160,7 +160,7 @@ async function previewCommand(file: string, flags: Flags, io: Io): Promise<numbe
   const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
   const event = parseFlowRunEvent(unwrapped.event);
   const target = await resolveTarget(event, deps.blocks);
-  const provider = await deps.loadProvider(target.block.type);
+  const provider = await deps.loadSpec(target.block.type);
   io.out(JSON.stringify(redact({ provider: target.block.type, request: provider.build(target) }), null, 2));
   return 0;
 }

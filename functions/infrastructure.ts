@@ -6,7 +6,7 @@ import { InvalidInputError, ProviderTransientError } from '../core/errors.js';
 import { scrub } from '../core/secrets.js';
 import type { InfraStatus, Provider, Target } from '../providers/port.js';
 import { type LoadedRun, loadRun } from './lib/context.js';
-import { type Deps, type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
+import { type Deps, type DepsSource, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
 import { nextPollSeconds, PollAgain } from './lib/poll.js';
 import {
@@ -171,5 +171,3 @@ export function createInfrastructureHandler(source: DepsSource) {
       }
     });
 }
-
-export const handler = createInfrastructureHandler(depsFromEnv);

@@ -13,7 +13,7 @@ export function createPrepareHandler(source: DepsSource) {
     .handler(async (input) => {
       const deps = await resolveDeps(source);
       const run = await loadRun(deps, input.event_ref);
-      const provider = await deps.loadProvider(run.block.type);
+      const provider = await deps.loadSpec(run.block.type);
       provider.build(run); // a block the provider cannot turn into a request fails here, before anything starts
       const defaults = provider.watchDefaults(run.block);
       const { settings } = deps;
@@ -40,4 +40,4 @@ export function createPrepareHandler(source: DepsSource) {
     });
 }
 
-export const handler = createPrepareHandler(depsFromEnv);
+export const handler = createPrepareHandler(() => depsFromEnv());

@@ -76,4 +76,4 @@ export function createReportHandler(source: DepsSource) {
     });
 }
 
-export const handler = createReportHandler(depsFromEnv);
+export const handler = createReportHandler(() => depsFromEnv());

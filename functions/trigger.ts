@@ -126,11 +126,14 @@ export function createTriggerHandler(source: DepsSource, starter: () => Executio
   });
 }
 
-export const handler = createTriggerHandler(depsFromEnv, () => {
-  const arn = process.env.STATE_MACHINE_ARN;
-  if (!arn)
-    throw new Error(
-      'STATE_MACHINE_ARN is not set: the trigger needs the state machine to start executions on',
-    );
-  return stepFunctionsStarter(arn);
-});
+export const handler = createTriggerHandler(
+  () => depsFromEnv(),
+  () => {
+    const arn = process.env.STATE_MACHINE_ARN;
+    if (!arn)
+      throw new Error(
+        'STATE_MACHINE_ARN is not set: the trigger needs the state machine to start executions on',
+      );
+    return stepFunctionsStarter(arn);
+  },
+);

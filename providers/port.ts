@@ -36,10 +36,15 @@ export interface WatchDefaults {
   startTimeoutSeconds: number;
 }
 
-export interface Provider<B extends Block = Block, R = unknown> {
+/** The pure half of a provider: no SDK, no I/O. `preview` and Prepare use only this. */
+export interface ProviderSpec<B extends Block = Block, R = unknown> {
   readonly type: B['type'];
   /** Pure: block + flow run → the exact provider request. */
   build(target: Target<B>): R;
+  watchDefaults(block: B): WatchDefaults;
+}
+
+export interface Provider<B extends Block = Block, R = unknown> extends ProviderSpec<B, R> {
   /** Starts the infrastructure, or adopts the one already started for this flow run. */
   submit(target: Target<B>): Promise<Submission>;
   status(target: Target<B>, identifier: string): Promise<InfraStatus>;
@@ -47,5 +52,4 @@ export interface Provider<B extends Block = Block, R = unknown> {
   kill(target: Target<B>, identifier: string, graceSeconds: number): Promise<void>;
   /** Makes sure nothing is left running or lingering. Without an identifier (submit failed half-way), finds it by flow run. */
   cleanup(target: Target<B>, identifier: string | undefined): Promise<void>;
-  watchDefaults(block: B): WatchDefaults;
 }

@@ -1,12 +1,13 @@
-// Loads a provider's module only when its type is used, so one type's SDK never
-// weighs on another's cold start.
+// Loads a provider's module only when its type is used, so one type's SDK never weighs
+// on another's cold start. Specs (pure: build + defaults) and providers (I/O) load apart.
 import { NotImplementedError } from '../core/errors.js';
 import type { BlockType } from './blocks.js';
-import type { Provider } from './port.js';
+import type { Provider, ProviderSpec } from './port.js';
 
 export type ProviderLoader = (type: BlockType) => Promise<Provider>;
+export type SpecLoader = (type: BlockType) => Promise<ProviderSpec>;
 
-function notYet(type: BlockType): () => Promise<Provider> {
+function notYet(type: BlockType): () => Promise<never> {
   return async () => {
     throw new NotImplementedError(
       `the ${type} provider is not implemented yet: its block validates, but it cannot be previewed or run in this version`,
@@ -14,7 +15,16 @@ function notYet(type: BlockType): () => Promise<Provider> {
   };
 }
 
-const LOADERS: Record<BlockType, () => Promise<Provider>> = {
+const SPECS: Record<BlockType, () => Promise<ProviderSpec>> = {
+  process: async () => (await import('./process/spec.js')).processSpec as ProviderSpec,
+  'docker-container': notYet('docker-container'),
+  'kubernetes-job': notYet('kubernetes-job'),
+  'ecs-task': notYet('ecs-task'),
+  'cloud-run-job': notYet('cloud-run-job'),
+  'container-instance-job': notYet('container-instance-job'),
+};
+
+const PROVIDERS: Record<BlockType, () => Promise<Provider>> = {
   process: async () => (await import('./process/index.js')).processProvider as Provider,
   'docker-container': notYet('docker-container'),
   'kubernetes-job': notYet('kubernetes-job'),
@@ -23,4 +33,5 @@ const LOADERS: Record<BlockType, () => Promise<Provider>> = {
   'container-instance-job': notYet('container-instance-job'),
 };
 
-export const loadProvider: ProviderLoader = (type) => LOADERS[type]();
+export const loadSpec: SpecLoader = (type) => SPECS[type]();
+export const loadProvider: ProviderLoader = (type) => PROVIDERS[type]();

@@ -15,7 +15,11 @@ import { pidAlive, ROOT, sample, sleep, testDeps } from './helpers.js';
 
 process.chdir(ROOT); // the samples' commands are relative to the repository
 
-async function runSample(name: string, edit: (event: Record<string, unknown>) => void = () => undefined, extra = {}) {
+async function runSample(
+  name: string,
+  edit: (event: Record<string, unknown>) => void = () => undefined,
+  extra = {},
+) {
   const { deps, home, reports } = await testDeps(extra);
   const event = await sample(name);
   (event.flow_run as Record<string, unknown>).id = randomUUID();
@@ -26,7 +30,9 @@ async function runSample(name: string, edit: (event: Record<string, unknown>) =>
 }
 
 async function childPid(home: string, flowRunId: string): Promise<number> {
-  const state = JSON.parse(await readFile(join(home, 'process', idempotencyKey(flowRunId), 'state.json'), 'utf8'));
+  const state = JSON.parse(
+    await readFile(join(home, 'process', idempotencyKey(flowRunId), 'state.json'), 'utf8'),
+  );
   return state.pid as number;
 }
 
@@ -76,7 +82,8 @@ describe('workflow on the process provider', () => {
     const done = startExecution(accepted.input, {
       deps,
       onEvent: (e) => {
-        if (e.type === 'StateFailed' && typeof e.Cause === 'string' && e.Cause.startsWith('running')) sawRunning = true;
+        if (e.type === 'StateFailed' && typeof e.Cause === 'string' && e.Cause.startsWith('running'))
+          sawRunning = true;
       },
     });
     while (!sawRunning) await sleep(50);

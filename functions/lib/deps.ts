@@ -3,7 +3,8 @@
 import { createLogger, type Logger } from '../../core/logger.js';
 import { type DocumentStore, FolderStore } from '../../core/store.js';
 import { BlockStore } from '../../providers/block-store.js';
-import { loadProvider, type ProviderLoader } from '../../providers/registry.js';
+import type { ProviderLoader, SpecLoader } from '../../providers/registry.js';
+import { loadSpec } from '../../providers/registry.js';
 import { type PrefectApi, prefectApi } from './prefect-api.js';
 import { callbackSink, eventBridgeSink, type ReportSink } from './report-sink.js';
 import { type Settings, settingsFromEnv } from './settings.js';
@@ -12,6 +13,9 @@ export interface Deps {
   /** Parked events, cancel requests, rejected events. */
   store: DocumentStore;
   blocks: BlockStore;
+  /** Pure provider halves (build, defaults): every type, small. */
+  loadSpec: SpecLoader;
+  /** Full providers (SDK calls): a deployed function has only its own. */
   loadProvider: ProviderLoader;
   settings: Settings;
   sink: ReportSink;
@@ -37,8 +41,15 @@ export async function storeAt(location: string): Promise<DocumentStore> {
 
 let fromEnv: Promise<Deps> | undefined;
 
-/** Deps for a deployed function, from its environment; built once per container. */
-export function depsFromEnv(): Promise<Deps> {
+function noProvider(type: string): Promise<never> {
+  return Promise.reject(new Error(`this function does not run providers (asked for '${type}')`));
+}
+
+/**
+ * Deps for a deployed function, from its environment; built once per container.
+ * A provider function passes the one provider it bundles.
+ */
+export function depsFromEnv(provider?: ProviderLoader): Promise<Deps> {
   fromEnv ??= (async () => {
     const env = process.env;
     const storeLocation = env.SUBMITTER_STORE ?? `${env.SUBMITTER_HOME ?? '.submitter'}/store`;
@@ -48,7 +59,8 @@ export function depsFromEnv(): Promise<Deps> {
     return {
       store,
       blocks,
-      loadProvider,
+      loadSpec,
+      loadProvider: provider ?? noProvider,
       settings: settingsFromEnv(env),
       sink: env.EVENT_BUS_NAME
         ? eventBridgeSink(env.EVENT_BUS_NAME)

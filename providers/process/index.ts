@@ -11,6 +11,7 @@ import { idempotencyKey } from '../identity.js';
 import type { InfraStatus, Provider, Submission, Target } from '../port.js';
 import type { ProcessBlock } from './block.js';
 import { buildProcessRequest, type ProcessRequest } from './build.js';
+import { processSpec } from './spec.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
 const TAIL_BYTES = 4096;
@@ -183,8 +184,7 @@ export function createProcessProvider(
   }
 
   return {
-    type: 'process',
-    build: buildProcessRequest,
+    ...processSpec,
 
     async submit(target): Promise<Submission> {
       const request = buildProcessRequest(target);
@@ -229,8 +229,6 @@ export function createProcessProvider(
       if ((await status(target, key)).phase === 'running') await kill(target, key, CLEANUP_GRACE_SECONDS);
       // The run folder stays: it holds the output log and marks the flow run as started.
     },
-
-    watchDefaults: () => ({ pollSeconds: 1, startTimeoutSeconds: 30 }),
   };
 }
 
