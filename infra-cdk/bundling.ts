@@ -1,0 +1,51 @@
+// How every Lambda function is bundled: one place, used by the CDK app (NodejsFunction)
+// and by the benchmark (esbuild directly), so what is measured is what is deployed.
+import type { BlockType } from '../providers/blocks.js';
+
+export const LAMBDA_RUNTIME = 'nodejs22.x';
+export const NODE_TARGET = 'node22';
+
+export interface FunctionSpec {
+  /** Entry file, relative to the repository root. */
+  entry: string;
+  description: string;
+  /** For provider functions: the one provider the bundle holds. */
+  provider?: BlockType;
+}
+
+/** The functions of the deployed app. Provider functions exist per enabled provider. */
+export const FUNCTIONS = {
+  trigger: {
+    entry: 'functions/trigger.ts',
+    description: 'EventBridge / cron / Pub/Sub push → one execution per flow run',
+  },
+  prepare: {
+    entry: 'functions/prepare.ts',
+    description: 'Validate the parked event, resolve the block, build the run context',
+  },
+  report: {
+    entry: 'functions/report.ts',
+    description: 'Emit the final report; propose Crashed to the Prefect API',
+  },
+} satisfies Record<string, FunctionSpec>;
+
+export function providerFunction(type: BlockType): FunctionSpec {
+  return {
+    entry: `functions/infra/${type}.ts`,
+    description: `Submit / watch / clean up ${type} runs`,
+    provider: type,
+  };
+}
+
+/** esbuild options shared by CDK bundling and the bench (minified ESM, source maps). */
+export const ESBUILD_OPTIONS = {
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  format: 'esm',
+  platform: 'node',
+  target: NODE_TARGET,
+  mainFields: ['module', 'main'],
+  // Some CommonJS dependencies call require(); give ESM bundles one.
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+} as const;
