@@ -12,7 +12,7 @@ import { cancelKey, type Report } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { splitSlug } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
-import { resolveTarget } from '../providers/resolve.js';
+import { findProblems, resolveTarget } from '../providers/resolve.js';
 import { localDeps } from './local.js';
 import { progressPrinter } from './progress.js';
 
@@ -168,6 +168,13 @@ async function previewCommand(file: string, flags: Flags, io: Io): Promise<numbe
 async function validateCommand(file: string, flags: Flags, io: Io): Promise<number> {
   const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
   const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
+  const problems = await findProblems(unwrapped.event, deps.blocks);
+  if (problems.length > 0) {
+    throw new InvalidInputError(
+      `${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`,
+      problems,
+    );
+  }
   const event = parseFlowRunEvent(unwrapped.event);
   const target = await resolveTarget(event, deps.blocks);
   io.out(

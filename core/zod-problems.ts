@@ -22,20 +22,66 @@ function describe(issue: z.core.$ZodIssue): string {
   return issue.message.replace(/^Invalid input: /, '');
 }
 
-export function problemsFrom(error: z.ZodError, prefix = ''): Problem[] {
+export interface ProblemOptions {
+  /** Path prefix, e.g. `infrastructure`. */
+  prefix?: string;
+  /** Field names known at the level of an unknown key, for "did you mean" hints. */
+  knownFields?: (path: readonly PropertyKey[]) => readonly string[];
+  /** Extra words for a problem, from the full path (e.g. where the value came from). */
+  annotate?: (path: readonly PropertyKey[]) => string | undefined;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = row[j] ?? 0;
+      row[j] = Math.min(here + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = here;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** The known name closest to a typo, if it is close enough to be the one meant. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+export function problemsFrom(error: z.ZodError, options: ProblemOptions | string = {}): Problem[] {
+  const opts = typeof options === 'string' ? { prefix: options } : options;
+  const prefix = opts.prefix ?? '';
   const problems: Problem[] = [];
+  const withNote = (path: readonly PropertyKey[], message: string) => {
+    const note = opts.annotate?.(path);
+    return note ? `${message} (${note})` : message;
+  };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       // one problem per unknown key, each with its own path
       for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        const guess = opts.knownFields ? closest(key, opts.knownFields(issue.path)) : undefined;
+        const hint = guess ? `did you mean '${guess}'?` : 'check the spelling';
         problems.push({
-          path: formatPath([...issue.path, key], prefix),
-          message: 'unknown field: check the spelling (unknown fields are rejected, not ignored)',
+          path: formatPath(path, prefix),
+          message: withNote(path, `unknown field: ${hint} (unknown fields are rejected, not ignored)`),
         });
       }
       continue;
     }
-    problems.push({ path: formatPath(issue.path, prefix), message: describe(issue) });
+    problems.push({ path: formatPath(issue.path, prefix), message: withNote(issue.path, describe(issue)) });
   }
   return problems;
 }

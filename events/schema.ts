@@ -59,7 +59,15 @@ export type FlowRunEventInput = z.input<typeof FlowRunEventSchema>;
 
 export function parseFlowRunEvent(input: unknown, what = 'Invalid flow-run event'): FlowRunEvent {
   const result = FlowRunEventSchema.safeParse(input);
-  if (!result.success) throw new InvalidInputError(what, problemsFrom(result.error));
+  if (!result.success) {
+    const knownFields = (path: readonly PropertyKey[]) =>
+      path.length === 0
+        ? Object.keys(FlowRunEventSchema.shape)
+        : path.length === 1 && path[0] === 'flow_run'
+          ? Object.keys(FlowRunSchema.shape)
+          : [];
+    throw new InvalidInputError(what, problemsFrom(result.error, { knownFields }));
+  }
   return result.data;
 }
 

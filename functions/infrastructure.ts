@@ -30,7 +30,7 @@ function need<T>(value: T | undefined, field: string, op: string): T {
 
 function finalFrom(status: InfraStatus, secrets: string[]): WatchResult | undefined {
   const common = {
-    logs_tail: status.logs_tail !== undefined ? scrub(status.logs_tail, secrets) : null,
+    logs_tail: status.logs_tail ? scrub(status.logs_tail, secrets) : null,
     ...(status.links ? { links: status.links } : {}),
   };
   const reason = (text: string | undefined) => (text ? scrub(text, secrets) : null);
@@ -74,7 +74,7 @@ async function stopFor(
 ): Promise<WatchResult> {
   await provider.kill(target, infra.identifier, run.grace_seconds);
   const after = await provider.status(target, infra.identifier);
-  const logs = after.logs_tail !== undefined ? scrub(after.logs_tail, secrets) : null;
+  const logs = after.logs_tail ? scrub(after.logs_tail, secrets) : null;
   const code = after.phase === 'failed' || after.phase === 'succeeded' ? (after.exit_code ?? null) : null;
   return {
     state,

@@ -58,13 +58,14 @@ export function parseBlock(doc: unknown, options: ParseBlockOptions = {}): Block
       },
     ]);
   }
-  const result = BLOCK_SCHEMAS[record.type].safeParse(record);
+  const schema = BLOCK_SCHEMAS[record.type];
+  const result = schema.safeParse(record);
   if (result.success) return result.data as Block;
-  const problems: Problem[] = problemsFrom(result.error, prefix).map((problem, index) => {
-    const top = result.error.issues[index]?.path[0];
-    return options.overridden?.has(String(top))
-      ? { ...problem, message: `${problem.message} (this field was set by infra_overrides)` }
-      : problem;
+  const problems: Problem[] = problemsFrom(result.error, {
+    prefix,
+    knownFields: (path) => (path.length === 0 ? Object.keys(schema.shape) : []),
+    annotate: (path) =>
+      options.overridden?.has(String(path[0])) ? 'this field was set by infra_overrides' : undefined,
   });
   throw new InvalidInputError(`Invalid ${record.type} block`, problems);
 }

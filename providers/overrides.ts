@@ -30,12 +30,21 @@ export function expandDotKeys(overrides: Doc): Doc {
     let cursor = out;
     path.forEach((part, index) => {
       if (index === path.length - 1) {
-        cursor[part] = isDoc(cursor[part]) && isDoc(value) ? mergeInto(cursor[part] as Doc, value) : value;
+        cursor[part] = isDoc(cursor[part]) && isDoc(value) ? overlay(cursor[part] as Doc, value) : value;
       } else {
         if (!isDoc(cursor[part])) cursor[part] = {};
         cursor = cursor[part] as Doc;
       }
     });
+  }
+  return out;
+}
+
+/** Combines two override patches; unlike mergeInto it keeps `null`s (they are removals to apply later). */
+function overlay(first: Doc, second: Doc): Doc {
+  const out: Doc = { ...first };
+  for (const [key, value] of Object.entries(second)) {
+    out[key] = isDoc(value) && isDoc(out[key]) ? overlay(out[key] as Doc, value) : value;
   }
   return out;
 }

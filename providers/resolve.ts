@@ -1,5 +1,6 @@
 // Event → the block it runs on: inline or by slug, overrides applied, validated again.
-import type { FlowRunEvent } from '../events/schema.js';
+import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/errors.js';
+import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent } from '../events/schema.js';
 import type { BlockStore } from './block-store.js';
 import { type Block, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
@@ -28,4 +29,55 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockStore | un
   const { block: merged, touched } = applyOverrides(doc, event.infra_overrides);
   const block: Block = parseBlock(merged, { path, overridden: touched });
   return { block, flowRun: event.flow_run, source };
+}
+
+/**
+ * Every problem with an event, the event's own and its block's (after overrides) together,
+ * so `validate` can list them all at once instead of one layer at a time.
+ */
+export async function findProblems(raw: unknown, blocks: BlockStore | undefined): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const collect = (error: unknown) => {
+    if (error instanceof InvalidInputError) problems.push(...error.problems);
+    else if (error instanceof BlockNotFoundError)
+      problems.push({ path: 'infrastructure_block', message: error.message });
+    else throw error;
+  };
+  try {
+    parseFlowRunEvent(raw);
+  } catch (error) {
+    collect(error);
+  }
+  const record = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const overrides = isRecord(record.infra_overrides) ? record.infra_overrides : {};
+  try {
+    let doc: Record<string, unknown> | undefined;
+    let path = 'infrastructure';
+    if (isRecord(record.infrastructure)) doc = record.infrastructure;
+    else if (
+      typeof record.infrastructure_block === 'string' &&
+      BLOCK_SLUG.test(record.infrastructure_block) &&
+      blocks
+    ) {
+      doc = await blocks.get(record.infrastructure_block);
+      path = `infrastructure_block(${record.infrastructure_block})`;
+    }
+    if (doc) {
+      const { block, touched } = applyOverrides(doc, overrides);
+      parseBlock(block, { path, overridden: touched });
+    }
+  } catch (error) {
+    collect(error);
+  }
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,0 +1,141 @@
+// Report: the Prefect API hears about crashes (over real HTTP), and no secret reaches the
+// workflow state, the report, the logs or the progress output.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { unwrap } from '../events/envelopes.js';
+import { accept } from '../functions/lib/intake.js';
+import { startExecution } from '../functions/local/runner.js';
+import { causeMessage } from '../functions/report.js';
+import { ROOT, sample, tempDir, testDeps } from './helpers.js';
+
+process.chdir(ROOT);
+
+interface Seen {
+  method: string;
+  url: string;
+  auth: string | undefined;
+  body: unknown;
+}
+
+describe('report', () => {
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        auth: req.headers.authorization,
+        body: JSON.parse(body || '{}'),
+      });
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"status":"ACCEPT"}');
+    });
+  });
+  let apiUrl = '';
+  before(async () => {
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+  });
+  after(() => new Promise<void>((done) => server.close(() => done())));
+
+  async function runWith(
+    name: string,
+    env: NodeJS.ProcessEnv,
+    edit: (e: Record<string, unknown>) => void = () => undefined,
+  ) {
+    const { deps, reports, home } = await testDeps({ env });
+    const event = await sample(name);
+    (event.flow_run as Record<string, unknown>).id = randomUUID();
+    edit(event);
+    const accepted = await accept(deps, unwrap(event));
+    const outcome = await startExecution(accepted.input, { deps });
+    return { outcome, reports, home, id: accepted.input.flow_run_id };
+  }
+
+  it('proposes Crashed to the Prefect API when the infrastructure failed, with the API key', async () => {
+    seen.length = 0;
+    const { reports, id } = await runWith('process-missing-binary.json', {
+      PREFECT_API_URL: apiUrl,
+      PREFECT_API_KEY: 'pnu_test_key',
+    });
+    assert.equal(reports[0]?.state, 'Crashed');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.method, 'POST');
+    assert.equal(seen[0]?.url, `/api/flow_runs/${id}/set_state`);
+    assert.equal(seen[0]?.auth, 'Bearer pnu_test_key');
+    const body = seen[0]?.body as { state: { type: string; message: string } };
+    assert.equal(body.state.type, 'CRASHED');
+    assert.match(body.state.message, /could not be started/);
+  });
+
+  it('leaves Completed and Failed to the engine: no call to the Prefect API', async () => {
+    seen.length = 0;
+    await runWith('process-flow-run.json', { PREFECT_API_URL: apiUrl });
+    await runWith('process-exit-3.json', { PREFECT_API_URL: apiUrl });
+    assert.equal(seen.length, 0);
+  });
+
+  it('reads the message out of a Lambda error Cause', () => {
+    const cause = JSON.stringify({
+      errorType: 'ProviderPermanentError',
+      errorMessage: 'cluster not found',
+      trace: [],
+    });
+    assert.equal(
+      causeMessage({ Error: 'ProviderPermanentError', Cause: cause }),
+      'ProviderPermanentError: cluster not found',
+    );
+    assert.equal(causeMessage({ Error: 'States.Timeout' }), 'States.Timeout');
+  });
+
+  it('keeps a canary secret out of workflow state, report, execution record and CLI output', async () => {
+    const canary = `canary-${randomUUID()}`;
+    const leak = (e: Record<string, unknown>) => {
+      // the flow prints its environment's secret: even then it must not come back out
+      e.infrastructure = {
+        type: 'process',
+        command: [
+          'node',
+          '-e',
+          'console.log("key is", process.env.PREFECT_API_KEY, process.env.DB_PASSWORD)',
+        ],
+        env: { PREFECT_API_KEY: canary, DB_PASSWORD: `${canary}-db` },
+      };
+    };
+    const { outcome, reports, home, id } = await runWith('process-flow-run.json', {}, leak);
+    assert.equal(reports[0]?.state, 'Completed');
+    assert.match(reports[0]?.logs_tail ?? '', /key is \*+ \*+/);
+    for (const text of [JSON.stringify(outcome.state), JSON.stringify(reports)])
+      assert.equal(text.includes(canary), false);
+    const record = await readFile(join(home, 'store', 'executions', `fr-${id}.json`), 'utf8');
+    assert.equal(record.includes(canary), false, 'execution record');
+
+    const dir = await tempDir();
+    const file = join(dir, 'event.json');
+    const event = await sample('process-flow-run.json');
+    leak(event);
+    await writeFile(file, JSON.stringify(event));
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin', 'submitter.js'), 'run', file, '--new-flow-run', '--home', dir, '--verbose'],
+      { cwd: ROOT },
+    );
+    assert.equal(`${cli.stdout}${cli.stderr}`.includes(canary), false, 'CLI output, verbose logs included');
+    const preview = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin', 'submitter.js'), 'preview', file],
+      { cwd: ROOT },
+    );
+    assert.equal(preview.stdout.includes(canary), false, 'preview');
+  });
+});
