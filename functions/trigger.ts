@@ -6,6 +6,7 @@ import { describeError } from '../core/errors.js';
 import { type Unwrapped, unwrap, unwrapPubSubPush } from '../events/envelopes.js';
 import { type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { accept, isRejection, keepRejected } from './lib/intake.js';
+import { PushUnauthorizedError, type PushVerifier, pushVerifierFromEnv } from './lib/push-auth.js';
 import { type ExecutionInput, executionName } from './lib/state.js';
 
 export interface ExecutionStarter {
@@ -37,7 +38,8 @@ export function stepFunctionsStarter(stateMachineArn: string): ExecutionStarter 
 }
 
 interface HttpRequest {
-  requestContext: { http: { method: string } };
+  requestContext: { http: { method: string; path?: string }; domainName?: string };
+  rawPath?: string;
   body?: string;
   isBase64Encoded?: boolean;
   headers?: Record<string, string | undefined>;
@@ -69,7 +71,16 @@ export interface TriggerOutcome {
   problems?: unknown;
 }
 
-export function createTriggerHandler(source: DepsSource, starter: () => ExecutionStarter) {
+export interface TriggerOptions {
+  /** Checks a Pub/Sub push request before it is read (the deployed handler always has one). */
+  verifyPush?: () => PushVerifier;
+}
+
+export function createTriggerHandler(
+  source: DepsSource,
+  starter: () => ExecutionStarter,
+  options: TriggerOptions = {},
+) {
   async function handle(unwrapped: Unwrapped): Promise<TriggerOutcome> {
     const deps = await resolveDeps(source);
     const accepted = await accept(deps, unwrapped);
@@ -91,6 +102,21 @@ export function createTriggerHandler(source: DepsSource, starter: () => Executio
   return middy<unknown, TriggerOutcome | HttpResponse>().handler(async (raw) => {
     const deps = await resolveDeps(source);
     if (isHttp(raw)) {
+      if (options.verifyPush) {
+        try {
+          const caller = await options.verifyPush()(raw);
+          deps.log.debug('push request authenticated', { service_account: caller.email });
+        } catch (error) {
+          if (error instanceof PushUnauthorizedError) {
+            deps.log.warn('push request refused', { reason: error.message });
+            return json(401, { error: 'unauthorized' });
+          }
+          deps.log.error('push request could not be authenticated; Pub/Sub will redeliver', {
+            error: describeError(error),
+          });
+          return json(500, { error: 'temporary failure; the message will be redelivered' });
+        }
+      }
       // Pub/Sub push: 2xx acks. A bad message is kept and acked (redelivery cannot fix it);
       // anything else answers 500 so Pub/Sub redelivers and nothing is lost.
       let body: unknown;
@@ -126,6 +152,8 @@ export function createTriggerHandler(source: DepsSource, starter: () => Executio
   });
 }
 
+let pushVerifier: PushVerifier | undefined;
+
 export const handler = createTriggerHandler(
   () => depsFromEnv(),
   () => {
@@ -136,4 +164,5 @@ export const handler = createTriggerHandler(
       );
     return stepFunctionsStarter(arn);
   },
+  { verifyPush: () => (pushVerifier ??= pushVerifierFromEnv()) },
 );

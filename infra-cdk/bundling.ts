@@ -4,6 +4,10 @@ import type { BlockType } from '../providers/blocks.js';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const NODE_TARGET = 'node22';
+/** Graviton: cheaper per GB-second, and the bundles hold no native code. */
+export const LAMBDA_ARCHITECTURE = 'arm64';
+/** Every function exports its handler as `handler`. */
+export const HANDLER_EXPORT = 'handler';
 
 export interface FunctionSpec {
   /** Entry file, relative to the repository root. */
@@ -11,6 +15,8 @@ export interface FunctionSpec {
   description: string;
   /** For provider functions: the one provider the bundle holds. */
   provider?: BlockType;
+  /** Lambda timeout: one invocation is one short step (a poll, a submit), never a whole run. */
+  timeoutSeconds: number;
 }
 
 /** The functions of the deployed app. Provider functions exist per enabled provider. */
@@ -18,14 +24,17 @@ export const FUNCTIONS = {
   trigger: {
     entry: 'functions/trigger.ts',
     description: 'EventBridge / cron / Pub/Sub push → one execution per flow run',
+    timeoutSeconds: 30,
   },
   prepare: {
     entry: 'functions/prepare.ts',
     description: 'Validate the parked event, resolve the block, build the run context',
+    timeoutSeconds: 60,
   },
   report: {
     entry: 'functions/report.ts',
     description: 'Emit the final report; propose Crashed to the Prefect API',
+    timeoutSeconds: 60,
   },
 } satisfies Record<string, FunctionSpec>;
 
@@ -34,8 +43,13 @@ export function providerFunction(type: BlockType): FunctionSpec {
     entry: `functions/infra/${type}.ts`,
     description: `Submit / watch / clean up ${type} runs`,
     provider: type,
+    // submit may wait out throttling (e.g. RegisterTaskDefinition); kill waits the grace period
+    timeoutSeconds: 300,
   };
 }
+
+/** Nothing is left out of a bundle: the SDK clients ship pinned and tree-shaken, not the runtime's. */
+export const EXTERNAL_MODULES: readonly string[] = [];
 
 /** esbuild options shared by CDK bundling and the bench (minified ESM, source maps). */
 export const ESBUILD_OPTIONS = {

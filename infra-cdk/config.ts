@@ -1,0 +1,207 @@
+// The deployment's configuration: one typed, validated document (a JSON file for the app,
+// props for the construct). Every problem names its field and says what to put there.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InvalidInputError } from '../core/errors.js';
+import { problemsFrom } from '../core/zod-problems.js';
+import { CronInputSchema } from '../events/envelopes.js';
+import { BLOCK_TYPES, type BlockType } from '../providers/blocks.js';
+
+const Arn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:/, { message: "must be an ARN ('arn:aws:…')" });
+const SecretArn = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+/, {
+  message:
+    "must be a Secrets Manager secret ARN ('arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-abc123')",
+});
+const RoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, {
+  message: "must be an IAM role ARN ('arn:aws:iam::ACCOUNT:role/NAME')",
+});
+
+/** Retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export const EcsConfigSchema = z.strictObject({
+  /** The cluster runs go to: its name or ARN. RunTask is allowed on this cluster only. */
+  cluster: z.string().min(1, 'required: the ECS cluster name or ARN'),
+  /** Task roles and execution roles the submitter may pass to tasks (iam:PassRole on these only). */
+  taskRoleArns: z.array(RoleArn).default([]),
+  executionRoleArns: z.array(RoleArn).default([]),
+  /** Defaults for blocks without `network_configuration` (awsvpc). */
+  subnetIds: z
+    .array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id ('subnet-0abc…')"))
+    .default([]),
+  securityGroupIds: z
+    .array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id ('sg-0abc…')"))
+    .default([]),
+  /** Task-definition families RunTask may start (default: any family, on this cluster only). */
+  taskDefinitionFamilies: z.array(z.string().regex(/^[A-Za-z0-9_*-]{1,255}$/)).default(['*']),
+  /** Log groups the provider may read log tails from (awslogs). */
+  logGroupNames: z.array(z.string().min(1)).default(['prefect']),
+});
+
+export const ScheduleConfigSchema = z.strictObject({
+  /** Schedule name: letters, digits, `-_.`; unique in this deployment. */
+  name: z.string().regex(/^[0-9A-Za-z_.-]{1,64}$/, 'must be 1–64 letters, digits, `-`, `_` or `.`'),
+  /** `cron(…)` or `rate(…)`, as EventBridge Scheduler reads it, e.g. `cron(0 6 * * ? *)`. */
+  expression: z.string().regex(/^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/, {
+    message: "must be 'cron(MIN HOUR DOM MONTH DOW YEAR)' or 'rate(N minutes|hours|days)'",
+  }),
+  timezone: z.string().min(1).default('UTC'),
+  enabled: z.boolean().default(true),
+  description: z.string().optional(),
+  /**
+   * The cron input (deployment + block), as the trigger reads it. `scheduled_time` is filled
+   * by the scheduler at each tick, so repeated deliveries of one tick are the same flow run.
+   */
+  input: CronInputSchema.omit({ scheduled_time: true }),
+});
+
+export const EventBusConfigSchema = z.strictObject({
+  /** The bus flow-run events arrive on and reports are sent to. */
+  name: z.string().regex(/^[A-Za-z0-9/._-]{1,256}$/, 'must be an event bus name'),
+  /** Create the bus (not possible for `default`), or use an existing one. */
+  create: z.boolean().default(false),
+  /** Flow-run events are matched by their `detail-type`… */
+  detailTypes: z.array(z.string().min(1)).min(1).default(['Flow Run Requested']),
+  /** …and, when given, their `source`. */
+  sources: z.array(z.string().min(1)).optional(),
+});
+
+export const PubSubConfigSchema = z.strictObject({
+  /** The service accounts whose OIDC tokens the push endpoint accepts (the subscription's). */
+  serviceAccountEmails: z
+    .array(z.email('must be a service account email'))
+    .min(1, 'required: at least one service account email (the push subscription authenticates as it)'),
+  /** Expected token audience; default: the push endpoint's own URL (what Pub/Sub sends by default). */
+  audience: z.string().min(1).optional(),
+  jwksUrl: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  issuers: z.array(z.string().min(1)).min(1).default(['https://accounts.google.com', 'accounts.google.com']),
+});
+
+export const SubmitterConfigSchema = z
+  .strictObject({
+    /** Provider functions to deploy, one per type. */
+    providers: z
+      .array(z.enum(BLOCK_TYPES as [BlockType, ...BlockType[]]))
+      .min(1, 'required: at least one provider, e.g. ["ecs-task"]'),
+    ecs: EcsConfigSchema.optional(),
+    google: z.strictObject({ credentialsSecretArn: SecretArn }).optional(),
+    azure: z.strictObject({ credentialsSecretArn: SecretArn }).optional(),
+    eventBus: EventBusConfigSchema.default(() => EventBusConfigSchema.parse({ name: 'default' })),
+    /** Omit to deploy no Pub/Sub push endpoint. */
+    pubsub: PubSubConfigSchema.optional(),
+    schedules: z.array(ScheduleConfigSchema).default([]),
+    prefect: z
+      .strictObject({
+        apiUrl: z.url(
+          'must be the Prefect API URL, e.g. https://api.prefect.cloud/api/accounts/A/workspaces/W',
+        ),
+        apiKeySecretArn: SecretArn.optional(),
+      })
+      .optional(),
+    logRetentionDays: z
+      .number()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+    /** Cap of the poll interval: the worst-case lag between a run ending and its report. */
+    pollCapSeconds: z.number().int().min(1).max(600).default(120),
+    runTimeoutSeconds: z.number().int().positive().optional(),
+    /** Seconds between SIGTERM and SIGKILL on cancel; under the provider function timeout. */
+    killGraceSeconds: z.number().int().nonnegative().max(240).optional(),
+    stateMachine: z
+      .strictObject({
+        tracing: z.boolean().default(false),
+        logLevel: z.enum(['OFF', 'ERROR', 'ALL']).default('ERROR'),
+        includeExecutionData: z.boolean().default(true),
+      })
+      .default({ tracing: false, logLevel: 'ERROR', includeExecutionData: true }),
+    /** Key prefix in the bucket for blocks, parked events, cancel markers, rejected deliveries. */
+    storePrefix: z
+      .string()
+      .regex(/^([A-Za-z0-9_.=-]+(\/[A-Za-z0-9_.=-]+)*)?$/, "must be '' or a key prefix like 'submitter'")
+      .default(''),
+    /** Keep the bucket (and its blocks) when the stack is deleted. */
+    retainBucket: z.boolean().default(true),
+    /** SNS topic for the alarms (dead letters, failed executions); none: alarms only show in the console. */
+    alarmTopicArn: Arn.optional(),
+    /** Lambda memory (MB) per function. */
+    memoryMb: z.number().int().min(128).max(10_240).default(512),
+  })
+  .superRefine((config, ctx) => {
+    if (config.providers.includes('ecs-task') && !config.ecs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ecs'],
+        message: "required when 'ecs-task' is enabled: { cluster, taskRoleArns, executionRoleArns, … }",
+      });
+    }
+    if (config.providers.includes('cloud-run-job') && !config.google) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['google'],
+        message:
+          "required when 'cloud-run-job' is enabled: { credentialsSecretArn } (the service account key JSON)",
+      });
+    }
+    if (config.providers.includes('container-instance-job') && !config.azure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['azure'],
+        message:
+          "required when 'container-instance-job' is enabled: { credentialsSecretArn } ({tenant_id, client_id, client_secret})",
+      });
+    }
+    if (new Set(config.providers).size !== config.providers.length) {
+      ctx.addIssue({ code: 'custom', path: ['providers'], message: 'lists a provider twice' });
+    }
+    const names = config.schedules.map((s) => s.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `'${name}' is used twice` });
+    });
+    if (config.eventBus.create && config.eventBus.name === 'default') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eventBus', 'create'],
+        message: "the 'default' bus always exists: set create to false or pick another name",
+      });
+    }
+  });
+
+export type SubmitterConfigInput = z.input<typeof SubmitterConfigSchema>;
+export type SubmitterConfig = z.output<typeof SubmitterConfigSchema>;
+
+export function parseConfig(input: unknown, where = 'submitter configuration'): SubmitterConfig {
+  const parsed = SubmitterConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidInputError(`Invalid ${where}`, problemsFrom(parsed.error), { cause: parsed.error });
+  }
+  return parsed.data;
+}
+
+export function loadConfig(path: string): SubmitterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new InvalidInputError(
+      'Cannot read the submitter configuration',
+      [{ path, message: 'file not found: pass -c config=PATH to cdk, or copy infra-cdk/config.sample.json' }],
+      { cause },
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidInputError(
+      'Invalid submitter configuration',
+      [{ path, message: `not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}` }],
+      { cause },
+    );
+  }
+  return parseConfig(doc, `submitter configuration ${path}`);
+}
