@@ -5,7 +5,8 @@ import { type DocumentStore, FolderStore } from '../../core/store.js';
 import { BlockStore } from '../../providers/block-store.js';
 import type { ProviderLoader, SpecLoader } from '../../providers/registry.js';
 import { loadSpec } from '../../providers/registry.js';
-import { type PrefectApi, prefectApi } from './prefect-api.js';
+import type { PrefectApi } from './prefect-api.js';
+import { prefectFromEnv } from './prefect-from-env.js';
 import { callbackSink, eventBridgeSink, type ReportSink } from './report-sink.js';
 import { type Settings, settingsFromEnv } from './settings.js';
 
@@ -56,6 +57,7 @@ export function depsFromEnv(provider?: ProviderLoader): Promise<Deps> {
     const store = await storeAt(storeLocation);
     const blocks = new BlockStore(env.SUBMITTER_BLOCKS ? await storeAt(env.SUBMITTER_BLOCKS) : store);
     const log = createLogger();
+    const prefect = prefectFromEnv(env);
     return {
       store,
       blocks,
@@ -65,7 +67,7 @@ export function depsFromEnv(provider?: ProviderLoader): Promise<Deps> {
       sink: env.EVENT_BUS_NAME
         ? eventBridgeSink(env.EVENT_BUS_NAME)
         : callbackSink((report) => log.info('flow run finished', { report })),
-      ...(env.PREFECT_API_URL ? { prefect: prefectApi(env.PREFECT_API_URL, env.PREFECT_API_KEY) } : {}),
+      ...(prefect ? { prefect } : {}),
       log,
       now: () => new Date(),
     };
