@@ -100,3 +100,19 @@ describe('trigger', () => {
     assert.equal(retry.statusCode, 500, 'not acked: Pub/Sub redelivers');
   });
 });
+
+describe('deployment settings', () => {
+  it('refuses a block type the deployment has no provider function for, naming the enabled ones', async () => {
+    const { deps } = await testDeps({
+      env: { PROVIDER_FUNCTIONS: JSON.stringify({ 'ecs-task': 'submitter-infra-ecs' }) },
+    });
+    const { starter, started } = memoryStarter();
+    await assert.rejects(
+      () => createTriggerHandler(deps, () => starter)(structuredClone(eventbridgeSample), context),
+      /infrastructure\.type: 'process' is not enabled in this deployment \(enabled: ecs-task\)/,
+    );
+    assert.equal(started.size, 0);
+  });
+});
+
+const eventbridgeSample = await sample('eventbridge.json');

@@ -1,8 +1,9 @@
 // Loads a run's target (flow run + block, overrides applied) from its parked event.
 // Cached per container: the watch loop polls many times, the event is read once.
-import { InvalidInputError } from '../../core/errors.js';
+import { describeError, InvalidInputError, ProviderTransientError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
+import type { BlockType } from '../../providers/blocks.js';
 import { type Resolved, resolveTarget } from '../../providers/resolve.js';
 import type { Deps } from './deps.js';
 
@@ -16,7 +17,18 @@ const cache = new Map<string, LoadedRun>();
 const CACHE_LIMIT = 64;
 
 export async function loadRawEvent(deps: Deps, eventRef: string): Promise<unknown> {
-  const body = await deps.store.get(eventRef);
+  let body: string | undefined;
+  try {
+    body = await deps.store.get(eventRef);
+  } catch (error) {
+    // the store being unreachable is worth a retry, not the end of the run
+    throw new ProviderTransientError(
+      `could not read ${eventRef} from ${deps.store.location}: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (body === undefined) {
     throw new InvalidInputError('Flow-run event not found', [
       {
@@ -34,6 +46,7 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   if (cached) return cached;
   const raw = await loadRawEvent(deps, eventRef);
   const event = parseFlowRunEvent(raw);
+  checkEnabled(deps, event);
   const resolved = await resolveTarget(event, deps.blocks);
   const loaded: LoadedRun = {
     ...resolved,
@@ -43,6 +56,19 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   cache.set(key, loaded);
   return loaded;
+}
+
+/** A block type this deployment has no provider function for is refused with the list of those it has. */
+export function checkEnabled(deps: Deps, event: FlowRunEvent): void {
+  const enabled = deps.settings.enabledProviders;
+  const type = event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0];
+  if (!enabled || !type || enabled.includes(type as BlockType)) return;
+  throw new InvalidInputError('Infrastructure type not enabled', [
+    {
+      path: event.infrastructure ? 'infrastructure.type' : 'infrastructure_block',
+      message: `'${type}' is not enabled in this deployment (enabled: ${enabled.join(', ') || 'none'}); enable it in the CDK config or use another block`,
+    },
+  ]);
 }
 
 /** Secrets we can find for a run even when its event is invalid (for scrubbing error reports). */

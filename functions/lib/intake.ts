@@ -7,6 +7,7 @@ import { redact } from '../../core/secrets.js';
 import type { Unwrapped } from '../../events/envelopes.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
 import { type Resolved, resolveTarget } from '../../providers/resolve.js';
+import { checkEnabled } from './context.js';
 import type { Deps } from './deps.js';
 import { type ExecutionInput, eventKey } from './state.js';
 
@@ -20,6 +21,7 @@ export interface Accepted {
 
 export async function accept(deps: Deps, unwrapped: Unwrapped): Promise<Accepted> {
   const event = parseFlowRunEvent(unwrapped.event);
+  checkEnabled(deps, event);
   const target = await resolveTarget(event, deps.blocks);
   const ref = eventKey(event.flow_run.id);
   const body = JSON.stringify(unwrapped.event);

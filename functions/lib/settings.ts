@@ -10,6 +10,8 @@ export interface Settings {
   killGraceSeconds: number;
   /** Which function runs each provider's operations. */
   providerFunction: (type: BlockType) => string;
+  /** Providers this deployment runs (PROVIDER_FUNCTIONS' keys); undefined: all (local). */
+  enabledProviders: BlockType[] | undefined;
   prepareFunction: string;
   reportFunction: string;
 }
@@ -40,6 +42,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     runTimeoutSeconds: num(env, 'RUN_TIMEOUT_SECONDS', 86_400),
     killGraceSeconds: num(env, 'KILL_GRACE_SECONDS', 30),
     providerFunction: (type) => functions[type] ?? `${FUNCTION_PREFIX}-infra-${type}`,
+    enabledProviders: env.PROVIDER_FUNCTIONS ? (Object.keys(functions) as BlockType[]) : undefined,
     prepareFunction: env.PREPARE_FUNCTION ?? `${FUNCTION_PREFIX}-prepare`,
     reportFunction: env.REPORT_FUNCTION ?? `${FUNCTION_PREFIX}-report`,
   };
