@@ -19,7 +19,7 @@ const SPECS: Record<BlockType, () => Promise<ProviderSpec>> = {
   process: async () => (await import('./process/spec.js')).processSpec as ProviderSpec,
   'docker-container': notYet('docker-container'),
   'kubernetes-job': notYet('kubernetes-job'),
-  'ecs-task': notYet('ecs-task'),
+  'ecs-task': async () => (await import('./ecs-task/spec.js')).ecsTaskSpec as ProviderSpec,
   'cloud-run-job': notYet('cloud-run-job'),
   'container-instance-job': notYet('container-instance-job'),
 };
@@ -28,7 +28,7 @@ const PROVIDERS: Record<BlockType, () => Promise<Provider>> = {
   process: async () => (await import('./process/index.js')).processProvider as Provider,
   'docker-container': notYet('docker-container'),
   'kubernetes-job': notYet('kubernetes-job'),
-  'ecs-task': notYet('ecs-task'),
+  'ecs-task': async () => (await import('./ecs-task/index.js')).ecsTaskProvider as Provider,
   'cloud-run-job': notYet('cloud-run-job'),
   'container-instance-job': notYet('container-instance-job'),
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSecretEnvName } from '../../core/secrets.js';
 import { blockSchema, JsonPatchSchema } from '../base.js';
 
 export const AwsCredentialsSchema = z.strictObject({
@@ -8,16 +9,24 @@ export const AwsCredentialsSchema = z.strictObject({
   profile_name: z.string().nullable().default(null),
   region_name: z.string().nullable().default(null),
 });
+export type AwsCredentials = z.infer<typeof AwsCredentialsSchema>;
 
 const Arn = z.string().regex(/^arn:aws[a-z-]*:/, { message: "must be an ARN ('arn:aws:…')" });
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+export const ECS_DEFAULT_CPU = 1024;
+export const ECS_DEFAULT_MEMORY = 2048;
+export const ECS_DEFAULT_CONTAINER = 'prefect';
 
 /** `ecs-task`: an Amazon ECS task (Fargate, EC2, External or Fargate Spot). */
 export const EcsTaskBlockSchema = blockSchema('ecs-task', {
   aws_credentials: AwsCredentialsSchema.default(() => AwsCredentialsSchema.parse({})),
   image: z.string().min(1).nullable().default(null),
-  cpu: z.number().int().positive().default(1024),
-  memory: z.number().int().positive().default(2048),
-  cluster: z.string().nullable().default(null),
+  /** CPU units (1024 = 1 vCPU): task level on Fargate, container level on EC2/External. */
+  cpu: z.number().int().positive().default(ECS_DEFAULT_CPU),
+  /** MiB: task level on Fargate, container level on EC2/External. */
+  memory: z.number().int().positive().default(ECS_DEFAULT_MEMORY),
+  cluster: z.string().min(1).nullable().default(null),
   launch_type: z.enum(['FARGATE', 'EC2', 'EXTERNAL', 'FARGATE_SPOT']).default('FARGATE'),
   capacity_provider_strategy: z
     .array(
@@ -40,25 +49,33 @@ export const EcsTaskBlockSchema = blockSchema('ecs-task', {
     .default(null),
   task_definition_arn: Arn.nullable().default(null),
   task_definition: z.record(z.string(), z.unknown()).nullable().default(null),
+  /** Family name prefix of the definitions the submitter registers (a content hash is appended). */
   family: z.string().nullable().default(null),
   task_role_arn: Arn.nullable().default(null),
   execution_role_arn: Arn.nullable().default(null),
   configure_cloudwatch_logs: z.boolean().default(false),
   cloudwatch_logs_options: z.record(z.string(), z.string()).default({}),
+  /** Accepted for compatibility: the last log lines are reported when the run ends (logs_tail). */
   stream_output: z.boolean().nullable().default(null),
-  container_name: z.string().min(1).default('prefect'),
+  container_name: z.string().min(1).default(ECS_DEFAULT_CONTAINER),
   task_customizations: JsonPatchSchema,
   task_start_timeout_seconds: z.number().int().positive().default(120),
   task_watch_poll_interval: z.number().positive().default(5),
   auto_deregister_task_definition: z.boolean().default(false),
   /** Environment variable name → Secrets Manager or SSM parameter ARN (sent as container `secrets`). */
-  secrets: z.record(z.string(), Arn).default({}),
+  secrets: z
+    .record(z.string().regex(ENV_NAME, { message: 'secret names are environment variable names' }), Arn)
+    .default({}),
+  /** Env names that look secret (`*_KEY`, `*_TOKEN`…) but are not: sent as plain values when listed here. */
+  plaintext_env_allowed: z.array(z.string()).default([]),
 }).superRefine((block, ctx) => {
-  if (block.configure_cloudwatch_logs && !block.execution_role_arn) {
+  const definitionRole = block.task_definition?.executionRoleArn;
+  if (block.configure_cloudwatch_logs && !block.execution_role_arn && typeof definitionRole !== 'string') {
     ctx.addIssue({
       code: 'custom',
       path: ['execution_role_arn'],
-      message: 'an execution_role_arn must be provided to use configure_cloudwatch_logs',
+      message:
+        'an execution_role_arn must be provided to use configure_cloudwatch_logs (ECS needs it to write the logs)',
     });
   }
   if (block.task_definition_arn && block.task_definition) {
@@ -67,6 +84,43 @@ export const EcsTaskBlockSchema = blockSchema('ecs-task', {
       path: ['task_definition'],
       message: "give 'task_definition_arn' or 'task_definition', not both",
     });
+  }
+  if (block.task_definition_arn) {
+    // An existing definition is run as registered: these live in the definition and RunTask cannot change them.
+    const fixed: [keyof typeof block, boolean][] = [
+      ['image', block.image !== null],
+      ['secrets', Object.keys(block.secrets).length > 0],
+      ['configure_cloudwatch_logs', block.configure_cloudwatch_logs],
+      ['family', block.family !== null],
+    ];
+    for (const [field, set] of fixed) {
+      if (!set) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `cannot be applied to the existing definition named by task_definition_arn; drop task_definition_arn (the submitter then registers and reuses a definition) or put this in the definition you register`,
+      });
+    }
+  }
+  const allowed = new Set(block.plaintext_env_allowed);
+  for (const [name, value] of Object.entries(block.env)) {
+    if (value === null) continue;
+    if (name in block.secrets) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['env', name],
+        message: `is also in 'secrets': give it in one place only`,
+      });
+    } else if (isSecretEnvName(name) && !allowed.has(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['env', name],
+        message:
+          'looks like a secret, and a plain value would be stored in the task overrides, readable by anyone allowed ' +
+          `to describe tasks: put it in Secrets Manager or SSM Parameter Store and give its ARN as 'secrets.${name}' ` +
+          `(or, if it is not a secret, add '${name}' to 'plaintext_env_allowed')`,
+      });
+    }
   }
 });
 export type EcsTaskBlock = z.infer<typeof EcsTaskBlockSchema>;

@@ -1,0 +1,168 @@
+// Block + flow run → the exact ECS requests (pure): the task definition to find or
+// register, and the RunTask input. `preview` prints this; submit sends it, after filling
+// in only what `lookups` names (subnets / security group of the VPC).
+import type {
+  AwsVpcConfiguration,
+  CapacityProviderStrategyItem,
+  ContainerOverride,
+  RegisterTaskDefinitionCommandInput,
+  RunTaskCommandInput,
+  Tag,
+} from '@aws-sdk/client-ecs';
+import jsonpatch from 'fast-json-patch';
+import { InvalidInputError } from '../../core/errors.js';
+import { concreteEnv } from '../base.js';
+import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
+import type { Target } from '../port.js';
+import { ECS_DEFAULT_CPU, ECS_DEFAULT_MEMORY, type EcsTaskBlock } from './block.js';
+import { buildTaskDefinition, type DefinitionContext, isFargate, usesAwsvpc } from './definition.js';
+
+/** ECS refuses RunTask overrides longer than this (characters of JSON). */
+export const MAX_OVERRIDES_CHARS = 8192;
+const MAX_TAGS = 50;
+
+export interface EcsLookups {
+  /** Set when subnets are looked up at submit: the VPC they come from. */
+  subnets?: string;
+  /** Set when the security group is looked up at submit. */
+  securityGroups?: string;
+}
+
+export interface EcsRequest {
+  /** What is found (by family) or registered once; null when `task_definition_arn` names an existing one. */
+  taskDefinition: RegisterTaskDefinitionCommandInput | null;
+  runTask: RunTaskCommandInput;
+  /** What submit fills in from the account (empty lists in `runTask` mean "look up"). */
+  lookups: EcsLookups;
+}
+
+const TAG_TEXT = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
+
+function tag(key: string, value: string): Tag {
+  return { key: key.replace(TAG_TEXT, '_').slice(0, 128), value: value.replace(TAG_TEXT, '_').slice(0, 256) };
+}
+
+function capacityStrategy(block: EcsTaskBlock): CapacityProviderStrategyItem[] | undefined {
+  if (block.capacity_provider_strategy?.length) return block.capacity_provider_strategy;
+  if (block.launch_type === 'FARGATE_SPOT') return [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }];
+  return undefined;
+}
+
+/**
+ * The network default: with neither subnets nor a VPC given, the task runs in the default
+ * VPC's subnets with a public IP — those subnets have no NAT, and without one the image
+ * cannot be pulled. Subnets or a VPC given means a network someone designed (usually
+ * private subnets behind a NAT): no public IP unless asked for.
+ */
+function awsvpcConfiguration(block: EcsTaskBlock): AwsVpcConfiguration {
+  const given = block.network_configuration ?? {};
+  const defaultVpc = !given.subnets?.length && !block.vpc_id;
+  const config: AwsVpcConfiguration = {
+    subnets: [...(given.subnets ?? [])],
+    securityGroups: [...(given.securityGroups ?? [])],
+  };
+  // assignPublicIp is a Fargate setting; EC2 tasks in awsvpc mode refuse it unless asked for
+  if (given.assignPublicIp) config.assignPublicIp = given.assignPublicIp;
+  else if (isFargate(block.launch_type)) config.assignPublicIp = defaultVpc ? 'ENABLED' : 'DISABLED';
+  return config;
+}
+
+function applyCustomizations(request: RunTaskCommandInput, block: EcsTaskBlock): RunTaskCommandInput {
+  if (!block.task_customizations.length) return request;
+  try {
+    const operations = block.task_customizations as jsonpatch.Operation[];
+    return jsonpatch.applyPatch(structuredClone(request), operations, true, true).newDocument;
+  } catch (error) {
+    const index = (error as { index?: number }).index ?? 0;
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new InvalidInputError('Invalid ecs-task block', [
+      {
+        path: `infrastructure.task_customizations[${index}]`,
+        message: `cannot be applied to the RunTask request (${message}); paths are JSON pointers into it, e.g. '/overrides/containerOverrides/0/environment/-'`,
+      },
+    ]);
+  }
+}
+
+function overrides(block: EcsTaskBlock, target: Target<EcsTaskBlock>): RunTaskCommandInput['overrides'] {
+  const env = { ...concreteEnv(block.env), ...flowRunEnv(target.flowRun) };
+  const container: ContainerOverride = {
+    name: block.container_name,
+    command: block.command,
+    environment: Object.keys(env)
+      .sort()
+      .map((name) => ({ name, value: env[name] })),
+  };
+  const out: NonNullable<RunTaskCommandInput['overrides']> = { containerOverrides: [container] };
+  if (block.task_definition_arn) {
+    // An existing definition: only what RunTask can override, and only when asked for.
+    if (block.cpu !== ECS_DEFAULT_CPU) out.cpu = String(block.cpu);
+    if (block.memory !== ECS_DEFAULT_MEMORY) out.memory = String(block.memory);
+    if (block.task_role_arn) out.taskRoleArn = block.task_role_arn;
+    if (block.execution_role_arn) out.executionRoleArn = block.execution_role_arn;
+  }
+  return out;
+}
+
+export function buildEcsRequest(
+  target: Target<EcsTaskBlock>,
+  env: NodeJS.ProcessEnv = process.env,
+): EcsRequest {
+  const { block, flowRun } = target;
+  const context: DefinitionContext = {
+    region: block.aws_credentials.region_name ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+  };
+  const taskDefinition = block.task_definition_arn ? null : buildTaskDefinition(block, context);
+  const key = idempotencyKey(flowRun.id);
+  const tags = Object.entries({ ...block.labels, ...flowRunLabels(flowRun) }).map(([k, v]) => tag(k, v));
+  if (tags.length > MAX_TAGS) {
+    throw new InvalidInputError('Invalid ecs-task block', [
+      {
+        path: 'infrastructure.labels',
+        message: `ECS takes at most ${MAX_TAGS} tags per task and the submitter adds 2; give at most ${MAX_TAGS - 2} labels`,
+      },
+    ]);
+  }
+  const strategy = capacityStrategy(block);
+  let runTask: RunTaskCommandInput = {
+    ...(block.cluster ? { cluster: block.cluster } : {}),
+    taskDefinition: block.task_definition_arn ?? taskDefinition?.family ?? '',
+    count: 1,
+    ...(strategy
+      ? { capacityProviderStrategy: strategy }
+      : { launchType: block.launch_type === 'FARGATE_SPOT' ? 'FARGATE' : block.launch_type }),
+    ...(usesAwsvpc(block, taskDefinition) || (block.task_definition_arn && block.network_configuration)
+      ? { networkConfiguration: { awsvpcConfiguration: awsvpcConfiguration(block) } }
+      : {}),
+    overrides: overrides(block, target),
+    startedBy: key,
+    clientToken: key,
+    tags,
+  };
+  // the idempotency key is not the customizations' to change: it is what finds this run's task again
+  runTask = { ...applyCustomizations(runTask, block), startedBy: key, clientToken: key };
+  const overridesLength = JSON.stringify(runTask.overrides ?? {}).length;
+  if (overridesLength > MAX_OVERRIDES_CHARS) {
+    throw new InvalidInputError('Invalid ecs-task block', [
+      {
+        path: 'infrastructure.env',
+        message: `the RunTask overrides are ${overridesLength} characters, over ECS's limit of ${MAX_OVERRIDES_CHARS}: move large values into the task definition (task_definition) or into secrets`,
+      },
+    ]);
+  }
+  return { taskDefinition, runTask, lookups: lookupsFor(runTask, block) };
+}
+
+function lookupsFor(runTask: RunTaskCommandInput, block: EcsTaskBlock): EcsLookups {
+  const vpc = runTask.networkConfiguration?.awsvpcConfiguration;
+  if (!vpc) return {};
+  const where = block.vpc_id ? `VPC ${block.vpc_id}` : 'the default VPC';
+  return {
+    ...(vpc.subnets?.length ? {} : { subnets: `all subnets of ${where}` }),
+    ...(vpc.securityGroups?.length
+      ? {}
+      : {
+          securityGroups: `the default security group of ${vpc.subnets?.length ? "the subnets' VPC" : where}`,
+        }),
+  };
+}
