@@ -55,6 +55,9 @@ export const EXTERNAL_MODULES: readonly string[] = [];
 export const ESBUILD_OPTIONS = {
   bundle: true,
   minify: true,
+  // Error classes name themselves after their class (`new.target.name`) and the workflow's
+  // Retry/Catch match on those names: minifying must not rename them.
+  keepNames: true,
   sourcemap: true,
   format: 'esm',
   platform: 'node',

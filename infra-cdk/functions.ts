@@ -33,6 +33,7 @@ export function cdkBundling(): nodejs.BundlingOptions {
     forceDockerBundling: false,
     format: ESBUILD_OPTIONS.format === 'esm' ? nodejs.OutputFormat.ESM : nodejs.OutputFormat.CJS,
     minify: ESBUILD_OPTIONS.minify,
+    keepNames: ESBUILD_OPTIONS.keepNames,
     sourceMap: ESBUILD_OPTIONS.sourcemap,
     target: ESBUILD_OPTIONS.target,
     mainFields: [...ESBUILD_OPTIONS.mainFields],

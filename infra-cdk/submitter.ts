@@ -112,14 +112,16 @@ export class FlowRunSubmitter extends Construct {
     }
     this.providerFunctions = providers;
 
+    // type → function: Prepare routes runs with it; the trigger refuses types not in it
+    const providerFunctions = stack.toJsonString(
+      Object.fromEntries([...providers].map(([type, fn]) => [type, fn.functionName])),
+    );
     const prepare = new SubmitterFunction(this, 'Prepare', {
       ...common,
       spec: FUNCTIONS.prepare,
       environment: {
         ...store,
-        PROVIDER_FUNCTIONS: stack.toJsonString(
-          Object.fromEntries([...providers].map(([type, fn]) => [type, fn.functionName])),
-        ),
+        PROVIDER_FUNCTIONS: providerFunctions,
         POLL_CAP_SECONDS: String(config.pollCapSeconds),
         ...(config.runTimeoutSeconds ? { RUN_TIMEOUT_SECONDS: String(config.runTimeoutSeconds) } : {}),
         ...(config.killGraceSeconds !== undefined
@@ -158,6 +160,7 @@ export class FlowRunSubmitter extends Construct {
       environment: {
         ...store,
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
+        PROVIDER_FUNCTIONS: providerFunctions,
         ...(config.pubsub
           ? {
               [PUSH_AUTH_ENV.serviceAccounts]: config.pubsub.serviceAccountEmails.join(','),
