@@ -1,0 +1,272 @@
+// Block + flow run → the exact Docker Engine API calls (pure): the pull decision
+// (`POST /images/create`), the container (`POST /containers/create?name=…`) and the extra
+// networks to connect after it. Prefect's DockerContainer semantics, made idempotent.
+import { InvalidInputError, type Problem } from '../../core/errors.js';
+import { concreteEnv } from '../base.js';
+import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
+import { runName, slugify } from '../naming.js';
+import type { Target } from '../port.js';
+import type { DockerContainerBlock } from './block.js';
+
+export type PullPolicy = 'ALWAYS' | 'IF_NOT_PRESENT' | 'NEVER';
+
+export interface ImageRef {
+  /** `registry.example.com:5000/team/etl` */
+  repository: string;
+  /** `1.4.2`, or null when the image names none (Docker then means `latest`). */
+  tag: string | null;
+  /** `sha256:…` when the image is pinned by digest. */
+  digest: string | null;
+}
+
+export interface DockerPull {
+  policy: PullPolicy;
+  /** `POST /images/create?fromImage=…&tag=…` (done when policy is ALWAYS, or IF_NOT_PRESENT and the image is missing). */
+  fromImage: string;
+  tag: string;
+  /**
+   * Who to log in as for the pull (`X-Registry-Auth`). The password is not here: submit reads
+   * it from the block's `image_registry.password` at pull time.
+   */
+  auth: { serveraddress: string; username: string; reauth: boolean } | null;
+}
+
+/** The body of `POST /containers/create` (Docker Engine API, the fields this submitter sets). */
+export interface DockerCreateBody {
+  Image: string;
+  Cmd: string[];
+  /** `NAME=value` */
+  Env: string[];
+  Labels: Record<string, string>;
+  /** Container paths of the binds (as docker-py sends them). */
+  Volumes?: Record<string, Record<string, never>>;
+  HostConfig: {
+    AutoRemove: boolean;
+    Privileged: boolean;
+    Binds?: string[];
+    NetworkMode?: string;
+    /** Bytes. */
+    Memory?: number;
+    /** Bytes: memory + swap. */
+    MemorySwap?: number;
+    ExtraHosts?: string[];
+  };
+  NetworkingConfig?: { EndpointsConfig: Record<string, Record<string, never>> };
+}
+
+export interface DockerContainerRequest {
+  pull: DockerPull;
+  /** `POST /containers/create?name=<name>`, then `POST /containers/<name>/start`. */
+  create: { name: string; body: DockerCreateBody };
+  /** `POST /networks/<network>/connect` after create: Docker attaches one network at create. */
+  connect_networks: string[];
+  /**
+   * The container name carries the flow run (Docker refuses a second container with the same
+   * name: 409), and the `io.prefect.flow-run-id` label lets submit confirm a container it finds
+   * is this flow run's (`GET /containers/json?filters={"label":["io.prefect.flow-run-id=<id>"]}`).
+   */
+  idempotency_key: string;
+}
+
+/** The label key the flow-run id is under on containers (Prefect's `prefect.io/flow-run-id`, Docker style). */
+export const DOCKER_FLOW_RUN_LABEL = 'io.prefect.flow-run-id';
+
+/** Prefect's `convert_labels_to_docker_format`: `a.b/c` → `b.a.c` (reverse-DNS namespaces). */
+export function dockerLabelKey(name: string): string {
+  const slash = name.indexOf('/');
+  if (slash < 0) return name;
+  const namespace = name.slice(0, slash).split('.').reverse().join('.');
+  return `${namespace}.${name.slice(slash + 1)}`;
+}
+
+/**
+ * Prefect's `_get_container_name` (Docker accepts `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`), followed by
+ * the flow run's suffix so that the name is unique per flow run and stable across deliveries.
+ */
+export function containerName({ block, flowRun }: Target<DockerContainerBlock>): string {
+  const base = block.name ?? flowRun.name ?? '';
+  const slug = slugify(base, { lowercase: false, maxLength: 200, pattern: /[^a-zA-Z0-9_.-]+/ }).replace(
+    /^[_.-]+/,
+    '',
+  );
+  return runName(slug, flowRun.id);
+}
+
+/**
+ * `repo[:tag][@digest]`, where a `:` before the last `/` is a registry port, not a tag
+ * (Prefect splits on the first `:`, which misreads `registry:5000/image`).
+ */
+export function parseImage(image: string): ImageRef {
+  const at = image.indexOf('@');
+  const digest = at >= 0 ? image.slice(at + 1) : null;
+  const named = at >= 0 ? image.slice(0, at) : image;
+  const colon = named.lastIndexOf(':');
+  const hasTag = colon > named.lastIndexOf('/');
+  return {
+    repository: hasTag ? named.slice(0, colon) : named,
+    tag: hasTag ? named.slice(colon + 1) : null,
+    digest,
+  };
+}
+
+/**
+ * Prefect's `_determine_image_pull_policy` (Kubernetes' defaulting): an explicit policy wins;
+ * no tag or `latest` → ALWAYS; any other tag → IF_NOT_PRESENT. A digest pins the image: IF_NOT_PRESENT.
+ */
+export function pullPolicy(block: DockerContainerBlock): PullPolicy {
+  if (block.image_pull_policy) return block.image_pull_policy;
+  const { tag, digest } = parseImage(block.image);
+  if (digest) return 'IF_NOT_PRESENT';
+  return tag === null || tag === 'latest' ? 'ALWAYS' : 'IF_NOT_PRESENT';
+}
+
+function apiHost(env: Record<string, string>): string | undefined {
+  const url = env.PREFECT_API_URL;
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined; // Prefect: "the network mode will not be inferred"
+  }
+}
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
+
+/**
+ * Prefect's `_get_network_mode`: the block's value; none with `networks`; `host` when the run's
+ * PREFECT_API_URL points at this machine (so the container reaches it). The Docker Engine is
+ * assumed to be Linux (Prefect checks the agent's platform; ours is remote).
+ */
+export function networkMode(block: DockerContainerBlock, env: Record<string, string>): string | undefined {
+  if (block.network_mode) return block.network_mode;
+  if (block.networks.length > 0) return undefined;
+  const host = apiHost(env);
+  return host && LOCAL_HOSTS.has(host) ? 'host' : undefined;
+}
+
+/** Prefect's `_get_extra_hosts`: `host.docker.internal` reachable on Linux unless the API is elsewhere. */
+function extraHosts(env: Record<string, string>): string[] | undefined {
+  const url = env.PREFECT_API_URL;
+  if (url === undefined || /localhost|127\.0\.0\.1|host\.docker\.internal/.test(url)) {
+    return ['host.docker.internal:host-gateway'];
+  }
+  return undefined;
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** docker-py's `parse_bytes`: `512m` → 536870912; a number is bytes. */
+export function parseBytes(size: number | string): number {
+  if (typeof size === 'number') return size;
+  const match = /^(\d+)([bkmg]?)$/i.exec(size);
+  if (!match) throw new Error(`not a size: ${size}`);
+  return Number(match[1]) * (BYTE_UNITS[(match[2] || 'b').toLowerCase()] ?? 1);
+}
+
+const VOLUME_MODES = new Set([
+  'ro',
+  'rw',
+  'z',
+  'Z',
+  'nocopy',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'private',
+  'rprivate',
+  'consistent',
+  'cached',
+  'delegated',
+]);
+
+/** `host:container[:mode]` (Docker's `Binds`); the container path is absolute. */
+function checkVolume(volume: string, index: number): Problem | undefined {
+  const parts = volume.split(':');
+  const [source, destination, mode] = parts;
+  const path = `infrastructure.volumes[${index}]`;
+  if (parts.length > 3 || !source || !destination) {
+    return { path, message: `'${volume}' is not 'host_path:container_path' (optionally ':ro')` };
+  }
+  if (!destination.startsWith('/')) {
+    return { path, message: `the container path '${destination}' must be absolute, e.g. '/data'` };
+  }
+  if (mode !== undefined && !mode.split(',').every((m) => VOLUME_MODES.has(m))) {
+    return { path, message: `unknown mode '${mode}': use ro or rw (or z, Z, nocopy, a propagation mode)` };
+  }
+  return undefined;
+}
+
+function memory(block: DockerContainerBlock): { Memory?: number; MemorySwap?: number } {
+  const out: { Memory?: number; MemorySwap?: number } = {};
+  if (block.mem_limit !== null) out.Memory = parseBytes(block.mem_limit);
+  if (block.memswap_limit !== null) out.MemorySwap = parseBytes(block.memswap_limit);
+  if (out.MemorySwap !== undefined && out.Memory === undefined) {
+    throw new InvalidInputError('Invalid docker-container block', [
+      {
+        path: 'infrastructure.memswap_limit',
+        message: "needs 'mem_limit' too: Docker refuses a swap limit without a memory limit",
+      },
+    ]);
+  }
+  if (out.MemorySwap !== undefined && out.Memory !== undefined && out.MemorySwap < out.Memory) {
+    throw new InvalidInputError('Invalid docker-container block', [
+      {
+        path: 'infrastructure.memswap_limit',
+        message: `is memory + swap, so it must be at least mem_limit (${block.mem_limit})`,
+      },
+    ]);
+  }
+  return out;
+}
+
+export function buildDockerRequest(target: Target<DockerContainerBlock>): DockerContainerRequest {
+  const { block, flowRun } = target;
+  const problems = block.volumes
+    .map((volume, index) => checkVolume(volume, index))
+    .filter((p): p is Problem => p !== undefined);
+  if (problems.length > 0) throw new InvalidInputError('Invalid docker-container block', problems);
+
+  const env = { ...concreteEnv(block.env), ...flowRunEnv(flowRun) };
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...block.labels, ...flowRunLabels(flowRun) })) {
+    labels[dockerLabelKey(key)] = value;
+  }
+  const mode = networkMode(block, env);
+  const [firstNetwork, ...moreNetworks] = block.networks;
+  const hosts = extraHosts(env);
+  const body: DockerCreateBody = {
+    Image: block.image,
+    Cmd: block.command,
+    Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+    Labels: labels,
+    ...(block.volumes.length
+      ? { Volumes: Object.fromEntries(block.volumes.map((v) => [v.split(':')[1] ?? v, {}])) }
+      : {}),
+    HostConfig: {
+      AutoRemove: block.auto_remove,
+      Privileged: block.privileged,
+      ...(block.volumes.length ? { Binds: block.volumes } : {}),
+      // docker-py: the first network is the network mode and the one endpoint at create
+      ...(firstNetwork ? { NetworkMode: firstNetwork } : mode ? { NetworkMode: mode } : {}),
+      ...memory(block),
+      ...(hosts ? { ExtraHosts: hosts } : {}),
+    },
+    ...(firstNetwork ? { NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } } } : {}),
+  };
+  const image = parseImage(block.image);
+  const registry = block.image_registry;
+  return {
+    pull: {
+      policy: pullPolicy(block),
+      fromImage: image.repository,
+      tag: image.digest ?? image.tag ?? 'latest',
+      auth: registry
+        ? { serveraddress: registry.registry_url, username: registry.username, reauth: registry.reauth }
+        : null,
+    },
+    create: { name: containerName(target), body },
+    connect_networks: moreNetworks,
+    idempotency_key: idempotencyKey(flowRun.id),
+  };
+}
