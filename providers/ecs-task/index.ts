@@ -273,11 +273,16 @@ export function createEcsTaskProvider(
       const ecs = clients.ecs(block.aws_credentials);
       const request = build(target);
       const cluster = request.runTask.cluster ?? DEFAULT_CLUSTER;
-      const arns = identifier
-        ? [parseIdentifier(identifier).taskArn]
-        : await tasksFor(ecs, cluster, request.runTask.startedBy ?? idempotencyKey(target.flowRun.id));
-      for (const taskArn of arns) {
-        const ref = identifier ? parseIdentifier(identifier) : { cluster, taskArn };
+      const refs: TaskRef[] = identifier
+        ? [parseIdentifier(identifier)]
+        : await tasksFor(ecs, cluster, request.runTask.startedBy ?? idempotencyKey(target.flowRun.id))
+            .then((arns) => arns.map((taskArn) => ({ cluster, taskArn })))
+            .catch((error: unknown) => {
+              // nothing can be running in a cluster that does not exist
+              if (awsErrorName(causeOf(error)) === 'ClusterNotFoundException') return [];
+              throw error;
+            });
+      for (const ref of refs) {
         const task = await describe(ecs, ref);
         if (task && task.lastStatus !== 'STOPPED' && task.desiredStatus !== 'STOPPED') {
           await stop(ecs, ref, `Cleaned up by the flow-run submitter for flow run ${target.flowRun.id}`);
