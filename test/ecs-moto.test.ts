@@ -571,3 +571,50 @@ describe('ecs-task on moto: logs, secrets, the CLI', () => {
     assert.match(direct.stderr, /submitted: ecs-task submitter-moto::arn:aws:ecs:/);
   });
 });
+
+describe('ecs-task on moto: lazy loading', () => {
+  const OTHER_CLOUDS =
+    /node_modules\/(@google-cloud|google-auth-library|google-gax|googleapis|gcp-metadata|@azure)\//;
+  const OTHER_PROVIDERS =
+    /providers\/(cloud-run-job|container-instance-job|kubernetes-job|docker-container|process)\/(index|spec|build)\./;
+
+  it('the deployed ECS handler runs a task without loading Google or Azure SDKs or other providers', async () => {
+    // a separate process: this one has loaded everything the tests needed
+    const dir = await tempDir();
+    const event = await sampleEvent();
+    const eventFile = join(dir, 'event.json');
+    await writeFile(eventFile, JSON.stringify(event));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join('test', 'support', 'ecs-load-probe.ts'), eventFile, join(dir, 'trace.txt')],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...moto.env(), SUBMITTER_STORE: join(dir, 'store'), LOG_LEVEL: 'error' },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const { result, esm, cjs } = JSON.parse(stdout) as {
+      result?: { state: string };
+      esm: string[];
+      cjs: string[];
+    };
+    assert.equal(result?.state, 'Completed', 'the probe really ran a task');
+    const loaded = [...esm, ...cjs];
+    assert.ok(
+      loaded.some((m) => m.includes('node_modules/@aws-sdk/client-ecs/')),
+      'the trace sees the ECS SDK',
+    );
+    assert.ok(
+      loaded.some((m) => m.includes('node_modules/@aws-sdk/client-ec2/')),
+      'EC2, for the network lookup',
+    );
+    assert.deepEqual(
+      loaded.filter((m) => OTHER_CLOUDS.test(m)),
+      [],
+    );
+    assert.deepEqual(
+      loaded.filter((m) => OTHER_PROVIDERS.test(m)),
+      [],
+    );
+  });
+});
