@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { InvalidInputError, SubmitterError } from '../core/errors.js';
-import { redact } from '../core/secrets.js';
+import { collectSecretValues, redact, scrub } from '../core/secrets.js';
 import type { Unwrapped } from '../events/envelopes.js';
 import { classify, deploymentToEvent, readDocumentFile } from '../events/input.js';
 import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
@@ -161,7 +161,14 @@ async function previewCommand(file: string, flags: Flags, io: Io): Promise<numbe
   const event = parseFlowRunEvent(unwrapped.event);
   const target = await resolveTarget(event, deps.blocks);
   const provider = await deps.loadSpec(target.block.type);
-  io.out(JSON.stringify(redact({ provider: target.block.type, request: provider.build(target) }), null, 2));
+  const preview = JSON.stringify(
+    redact({ provider: target.block.type, request: provider.build(target) }),
+    null,
+    2,
+  );
+  // Secret values can sit inside other values too (the subscription id in an ARM subnet id).
+  const secrets = collectSecretValues(target.block);
+  io.out(scrub(preview, [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]));
   return 0;
 }
 

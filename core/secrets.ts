@@ -11,6 +11,8 @@ const SECRET_FIELD_NAMES = new Set([
   'client_secret',
   'aws_session_token',
   'cluster_token',
+  // ACI's EnvironmentVariable.secureValue
+  'securevalue',
 ]);
 
 /** Environment variable names that look secret: `*_KEY`, `*_SECRET`, `*_TOKEN`, `*PASSWORD*`. */
@@ -45,7 +47,13 @@ function walk(value: unknown, onSecret: Visitor, parentKey?: string): unknown {
   // `{name: "API_TOKEN", value: "…"}` pairs (ECS, Kubernetes, Cloud Run, ACI env lists)
   const pairName = typeof record.name === 'string' ? record.name : undefined;
   const pairIsSecret = pairName !== undefined && isSecretEnvName(pairName);
+  // A Secret Manager reference `{secret, version}` (Cloud Run's secretKeyRef) names a secret; it is not one.
+  const isReference = typeof record.secret === 'string' && typeof record.version === 'string';
   for (const [key, child] of Object.entries(record)) {
+    if (isReference && key === 'secret') {
+      out[key] = child;
+      continue;
+    }
     const envMap = parentKey !== undefined && ENV_CONTAINERS.has(parentKey) && !Array.isArray(value);
     if (typeof child === 'string' && (isSecretField(key) || (envMap && isSecretEnvName(key)))) {
       out[key] = onSecret(child);

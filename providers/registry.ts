@@ -17,11 +17,13 @@ function notYet(type: BlockType): () => Promise<never> {
 
 const SPECS: Record<BlockType, () => Promise<ProviderSpec>> = {
   process: async () => (await import('./process/spec.js')).processSpec as ProviderSpec,
-  'docker-container': notYet('docker-container'),
-  'kubernetes-job': notYet('kubernetes-job'),
+  'docker-container': async () =>
+    (await import('./docker-container/spec.js')).dockerContainerSpec as ProviderSpec,
+  'kubernetes-job': async () => (await import('./kubernetes-job/spec.js')).kubernetesJobSpec as ProviderSpec,
   'ecs-task': async () => (await import('./ecs-task/spec.js')).ecsTaskSpec as ProviderSpec,
-  'cloud-run-job': notYet('cloud-run-job'),
-  'container-instance-job': notYet('container-instance-job'),
+  'cloud-run-job': async () => (await import('./cloud-run-job/spec.js')).cloudRunJobSpec as ProviderSpec,
+  'container-instance-job': async () =>
+    (await import('./container-instance-job/spec.js')).containerInstanceJobSpec as ProviderSpec,
 };
 
 const PROVIDERS: Record<BlockType, () => Promise<Provider>> = {
