@@ -14,6 +14,7 @@ import type { Provider, Target } from '../providers/port.js';
 import { loadProvider } from '../providers/registry.js';
 import { resolveTarget } from '../providers/resolve.js';
 import { type Moto, startMoto } from '../test/support/moto.js';
+import { type TriggerPhase, throughTrigger } from './burst-trigger.js';
 import { benchUuid } from './fixtures.js';
 import { type Target as BenchTarget, int, ms, type SectionResult } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -25,11 +26,14 @@ export const CONCURRENCY = 25;
 const PHASE_DEADLINE_MS = 150_000;
 
 const BURST_CLUSTER = 'bench-burst';
-const DUPLICATE_CLUSTER = 'bench-duplicates';
+const SEQUENTIAL_CLUSTER = 'bench-duplicates-sequential';
+const CONCURRENT_CLUSTER = 'bench-duplicates-concurrent';
+const TRIGGER_CLUSTER = 'bench-duplicates-trigger';
 
 interface Phase {
   label: string;
   cluster: string;
+  concurrency: number;
   attempted: number;
   submitted: number;
   adopted: number;
@@ -122,6 +126,7 @@ async function runPhase(
   const phase: Phase = {
     label,
     cluster,
+    concurrency,
     attempted: 0,
     submitted: 0,
     adopted: 0,
@@ -195,10 +200,37 @@ function notRun(reason: string, notes: string[] = []): SectionResult {
 
 const HOW = [
   `Provider: loadProvider('ecs-task') from providers/registry.ts (ecsTaskProvider, providers/ecs-task/index.ts), its SDK clients pointed at a moto server this section starts (test/support/moto.ts) through AWS_ENDPOINT_URL; a cluster per phase, the default VPC's subnets looked up by the provider, Fargate 256/512.`,
-  `Burst: ${int(DISTINCT_RUNS)} distinct flow-run events (validated and resolved beforehand) submitted with ${CONCURRENCY} at a time; duplicates: ${DUPLICATE_DELIVERIES} submits of one flow run, all at once. Tasks counted afterwards with ListTasks (RUNNING + STOPPED); task definitions with ListTaskDefinitions.`,
-  'Who deduplicates what: the trigger parks the event put-if-absent and starts the execution named fr-<flow-run id> — Step Functions keeps one execution per name, so redeliveries stop there; a submit that still runs twice (a Retry after a timeout, a redrive) must be caught by the provider, which looks for a task already started for the flow run (startedBy = its idempotency key; moto ignores clientToken). The duplicate phase measures that last layer alone, in its worst case: all deliveries at once.',
+  `Burst: ${int(DISTINCT_RUNS)} distinct flow-run events (validated and resolved beforehand) submitted ${CONCURRENCY} at a time. Duplicates: ${DUPLICATE_DELIVERIES} submits of one flow run, first one after another (what Step Functions retries and redrives of the one execution produce), then all at once (the worst case). Tasks counted afterwards with ListTasks (RUNNING + STOPPED); task definitions registered = ListTaskDefinitions after − before.`,
+  'Who deduplicates what: the trigger parks the event put-if-absent and starts the execution named fr-<flow-run id>; Step Functions keeps one execution per name, so redeliveries stop there and one flow run has one Submit at a time. A submit that still runs again (a Retry after a timeout, a redrive) must be caught by the provider: it adopts a task already started for the flow run (ListTasks by startedBy = the idempotency key) and sends RunTask with clientToken = that key (AWS makes RunTask idempotent on it; moto ignores it, so here only the lookup counts).',
+  `Through the trigger: ${DUPLICATE_DELIVERIES} EventBridge deliveries of one event, all at once, to the real trigger handler (createTriggerHandler + stepFunctionsStarter on a state machine of the real definition in moto). moto stores executions without running them, so the bench does each listed execution's Submit: one provider.submit with its parked event.`,
   'moto is one Python process: runs/s is bounded by it, not by ECS; compare it between runs of this bench, not with AWS.',
 ];
+
+/** What the figures mean, when they say something is wrong. */
+function findings(
+  burstPhase: Phase,
+  sequential: Phase,
+  concurrent: Phase,
+  viaTrigger: TriggerPhase,
+): string[] {
+  const out: string[] = [];
+  if (viaTrigger.executions === 1 && viaTrigger.started > 1) {
+    out.push(
+      `The trigger answered "started" ${viaTrigger.started} times for one execution: StartExecution with the same name and the same input returns the existing execution instead of failing, so the trigger cannot tell those duplicates apart (only a different input raises ExecutionAlreadyExists). One execution, so no harm; its log line just says "execution started" each time.`,
+    );
+  }
+  if (concurrent.tasks > 1 && sequential.tasks === 1) {
+    out.push(
+      `All-at-once deliveries started ${concurrent.tasks} tasks while one-after-another ones started 1: the provider's adopt-before-run is look-then-act (ListTasks, then RunTask), so submits that overlap all look before any has run. On AWS the shared clientToken should collapse them into one task; moto cannot show that. In the deployment this overlap needs two executions for one flow run, which the execution name prevents.`,
+    );
+  }
+  if (burstPhase.taskDefinitions > 1) {
+    out.push(
+      `${burstPhase.taskDefinitions} task-definition revisions were registered for ${int(DISTINCT_RUNS)} runs of one identical block: concurrent first submits all miss the find (DescribeTaskDefinition) and each registers. Revisions stop at one per container once found, but a burst right after a block change registers about one per concurrent submit.`,
+    );
+  }
+  return out;
+}
 
 export async function burst(_root: string): Promise<SectionResult> {
   let provider: Provider;
@@ -229,9 +261,10 @@ export async function burst(_root: string): Promise<SectionResult> {
     // Tasks stay where RunTask leaves them: counting must not depend on how far moto advanced them.
     await moto.setTransition('ecs::task', { progression: 'manual', times: 1_000_000 });
     const ecs = new ECSClient(moto.clientConfig());
-    for (const clusterName of [BURST_CLUSTER, DUPLICATE_CLUSTER])
+    for (const clusterName of [BURST_CLUSTER, SEQUENTIAL_CLUSTER, CONCURRENT_CLUSTER, TRIGGER_CLUSTER])
       await ecs.send(new CreateClusterCommand({ clusterName }));
 
+    const definitionsBefore = await countTaskDefinitions(ecs);
     const burstPhase = await runPhase(
       'distinct runs',
       BURST_CLUSTER,
@@ -241,21 +274,39 @@ export async function burst(_root: string): Promise<SectionResult> {
       CONCURRENCY,
       ecs,
     );
-    burstPhase.taskDefinitions = await countTaskDefinitions(ecs);
-    const one = ecsEvent(benchUuid(1, 'e0000000'), DUPLICATE_CLUSTER);
-    const dupPhase = await runPhase(
-      'one run, duplicate deliveries',
-      DUPLICATE_CLUSTER,
-      provider,
-      () => targetFor(structuredClone(one)),
+    burstPhase.taskDefinitions = (await countTaskDefinitions(ecs)) - definitionsBefore;
+    const duplicates = async (label: string, cluster: string, concurrency: number, n: number) => {
+      const one = ecsEvent(benchUuid(n, 'e0000000'), cluster);
+      const before = await countTaskDefinitions(ecs);
+      const phase = await runPhase(
+        label,
+        cluster,
+        provider,
+        () => targetFor(structuredClone(one)),
+        DUPLICATE_DELIVERIES,
+        concurrency,
+        ecs,
+      );
+      phase.taskDefinitions = (await countTaskDefinitions(ecs)) - before;
+      return phase;
+    };
+    const sequential = await duplicates('one run, deliveries one after another', SEQUENTIAL_CLUSTER, 1, 1);
+    const concurrent = await duplicates(
+      'one run, deliveries all at once',
+      CONCURRENT_CLUSTER,
       DUPLICATE_DELIVERIES,
-      DUPLICATE_DELIVERIES,
-      ecs,
+      2,
     );
-    dupPhase.taskDefinitions = await countTaskDefinitions(ecs);
+    const viaTrigger = await throughTrigger(
+      moto,
+      provider,
+      ecsEvent(benchUuid(3, 'e0000000'), TRIGGER_CLUSTER),
+      DUPLICATE_DELIVERIES,
+    );
+    const triggerTasks = await countTasks(ecs, TRIGGER_CLUSTER);
     ecs.destroy();
 
-    const phases = [burstPhase, dupPhase];
+    const phases = [burstPhase, sequential, concurrent];
     const perSecond = (p: Phase) => (p.attempted / p.wallMs) * 1000;
     const targets: BenchTarget[] = [
       {
@@ -271,17 +322,25 @@ export async function burst(_root: string): Promise<SectionResult> {
         met: burstPhase.errors === 0,
       },
       {
-        what: `${DUPLICATE_DELIVERIES} deliveries of one run → tasks created`,
-        target: '1',
-        measured: int(dupPhase.tasks),
-        met: dupPhase.tasks === 1,
+        what: `${DUPLICATE_DELIVERIES} deliveries of one run at once through the trigger → executions, tasks`,
+        target: '1, 1',
+        measured: `${int(viaTrigger.executions)}, ${int(triggerTasks)}`,
+        met: viaTrigger.executions === 1 && triggerTasks === 1 && viaTrigger.errors === 0,
       },
-      {
-        what: `${DUPLICATE_DELIVERIES} deliveries of one run → errors`,
-        target: '0',
-        measured: int(dupPhase.errors),
-        met: dupPhase.errors === 0,
-      },
+      ...[sequential, concurrent].flatMap((p): BenchTarget[] => [
+        {
+          what: `${DUPLICATE_DELIVERIES} deliveries of one run, ${p.concurrency === 1 ? 'one after another' : 'all at once'} → tasks created`,
+          target: '1',
+          measured: `${int(p.tasks)} (${int(p.adopted)} adopted)`,
+          met: p.tasks === 1,
+        },
+        {
+          what: `${DUPLICATE_DELIVERIES} deliveries of one run, ${p.concurrency === 1 ? 'one after another' : 'all at once'} → errors`,
+          target: '0',
+          measured: int(p.errors),
+          met: p.errors === 0,
+        },
+      ]),
     ];
     return {
       id: 'burst',
@@ -289,6 +348,8 @@ export async function burst(_root: string): Promise<SectionResult> {
       notes: [
         ...HOW,
         ...phases.flatMap((p) => p.firstErrors.map((e) => `${p.label}: error seen: ${e.slice(0, 300)}`)),
+        ...viaTrigger.firstErrors.map((e) => `through the trigger: error seen: ${e.slice(0, 300)}`),
+        ...findings(burstPhase, sequential, concurrent, viaTrigger),
       ],
       tables: [
         {
@@ -301,13 +362,13 @@ export async function burst(_root: string): Promise<SectionResult> {
             'tasks created',
             'adopted',
             'errors',
-            'task definitions (cumulative)',
+            'task definitions registered',
             'wall time',
           ],
           rows: phases.map((p) => [
             p.label,
             int(p.attempted),
-            p === burstPhase ? CONCURRENCY : DUPLICATE_DELIVERIES,
+            p.concurrency,
             perSecond(p).toFixed(1),
             ms(median(p.latencies)),
             int(p.tasks),
@@ -317,10 +378,35 @@ export async function burst(_root: string): Promise<SectionResult> {
             ms(p.wallMs),
           ]),
         },
+        {
+          caption:
+            'The whole chain: deliveries at once → trigger handler → StartExecution (moto) → one Submit per execution',
+          headers: [
+            'deliveries',
+            'trigger answered',
+            'executions',
+            'submits',
+            'tasks created',
+            'errors',
+            'wall time',
+          ],
+          rows: [
+            [
+              int(viaTrigger.deliveries),
+              `${viaTrigger.started} started, ${viaTrigger.duplicate} duplicate`,
+              int(viaTrigger.executions),
+              int(viaTrigger.submits),
+              int(triggerTasks),
+              int(viaTrigger.errors),
+              ms(viaTrigger.wallMs),
+            ],
+          ],
+        },
       ],
       targets,
       data: {
         ran: true,
+        through_trigger: { ...viaTrigger, tasks_created: triggerTasks },
         phases: phases.map((p) => ({
           label: p.label,
           cluster: p.cluster,
@@ -333,7 +419,8 @@ export async function burst(_root: string): Promise<SectionResult> {
           median_submit_ms: median(p.latencies),
           wall_ms: p.wallMs,
           tasks_created: p.tasks,
-          task_definitions_cumulative: p.taskDefinitions,
+          concurrency: p.concurrency,
+          task_definitions_registered: p.taskDefinitions,
         })),
       },
     };

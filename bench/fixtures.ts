@@ -25,6 +25,7 @@ const BLOCKS: Record<BlockType, Record<string, unknown>> = {
   },
   'ecs-task': {
     type: 'ecs-task',
+    aws_credentials: { region_name: 'us-east-1' },
     image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/flows:2026.1',
     cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prefect',
     cpu: 1024,

@@ -73,6 +73,7 @@ export function bytes(n: number): string {
 }
 
 export function ms(n: number): string {
+  if (n >= 10_000) return `${(n / 1000).toFixed(1)} s`;
   return n >= 100 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`;
 }
 
