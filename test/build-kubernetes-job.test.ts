@@ -352,7 +352,11 @@ describe('kubernetes-job build', () => {
     const guarded = await targetOf('kubernetes-job', {
       customizations: [{ op: 'test', path: '/metadata/namespace', value: 'prod' }],
     });
-    assertProblem(() => buildKubernetesJob(guarded), 'infrastructure.customizations[0]', /Test operation failed/);
+    assertProblem(
+      () => buildKubernetesJob(guarded),
+      'infrastructure.customizations[0]',
+      /Test operation failed/,
+    );
     const badName = await targetOf('kubernetes-job', {
       customizations: [{ op: 'replace', path: '/metadata/name', value: 'Not_Valid' }],
     });
