@@ -82,7 +82,7 @@ export function isTransient(error: unknown): boolean {
   return status !== undefined && (status >= 500 || status === 429);
 }
 
-function message(error: unknown): string {
+export function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   // a 5xx HTML page the SDK could not parse says nothing useful beyond its status
   return text.startsWith('Unexpected token') || text.includes('Deserialization error')
@@ -95,7 +95,7 @@ export type Explain = (error: unknown) => string | undefined;
 
 const COMMON_HINTS: Explain = (error) => {
   const name = awsErrorName(error);
-  const text = message(error);
+  const text = errorText(error);
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(text)) {
     return `no AWS credentials found (${text}): set aws_credentials in the block, AWS_PROFILE, or the standard AWS_* environment variables`;
   }
@@ -125,7 +125,7 @@ export async function withRetry<T>(
       if (!isTransient(error)) {
         const hint = explain(error) ?? COMMON_HINTS(error);
         throw new ProviderPermanentError(
-          `${what} failed: ${hint ?? `${awsErrorName(error)}: ${message(error)}`}`,
+          `${what} failed: ${hint ?? `${awsErrorName(error)}: ${errorText(error)}`}`,
           {
             cause: error,
           },
@@ -133,7 +133,7 @@ export async function withRetry<T>(
       }
       if (attempt >= policy.attempts) {
         throw new ProviderTransientError(
-          `${what} failed ${attempt} times, last with ${awsErrorName(error)}: ${message(error)}`,
+          `${what} failed ${attempt} times, last with ${awsErrorName(error)}: ${errorText(error)}`,
           { cause: error },
         );
       }

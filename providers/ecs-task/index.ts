@@ -16,7 +16,16 @@ import {
 import { ProviderPermanentError, ProviderTransientError } from '../../core/errors.js';
 import { idempotencyKey } from '../identity.js';
 import type { InfraStatus, Provider, Submission, Target } from '../port.js';
-import { AwsClients, awsErrorName, causeOf, DEFAULT_RETRY, type RetryPolicy, withRetry } from './aws.js';
+import {
+  AwsClients,
+  awsErrorName,
+  backoffMs,
+  causeOf,
+  DEFAULT_RETRY,
+  errorText,
+  type RetryPolicy,
+  withRetry,
+} from './aws.js';
 import type { EcsTaskBlock } from './block.js';
 import { buildEcsRequest, type EcsRequest } from './build.js';
 import { DEFAULT_CLUSTER, formatIdentifier, parseIdentifier, type TaskRef } from './identifier.js';
@@ -114,8 +123,7 @@ export function createEcsTaskProvider(
   async function describe(ecs: ECSClient, ref: TaskRef): Promise<Task | undefined> {
     const out = await withRetry(
       'DescribeTasks',
-      () =>
-        ecs.send(new DescribeTasksCommand({ cluster: ref.cluster, tasks: [ref.taskArn], include: ['TAGS'] })),
+      () => ecs.send(new DescribeTasksCommand({ cluster: ref.cluster, tasks: [ref.taskArn] })),
       retry,
       explainCluster(ref.cluster),
     );
@@ -158,10 +166,15 @@ export function createEcsTaskProvider(
           continue;
         }
         if (!(error instanceof ProviderTransientError)) throw error;
-        if (attempt >= retry.attempts) throw error;
-        await retry.sleep(
-          Math.round(retry.random() * Math.min(retry.capMs, retry.baseMs * 2 ** (attempt - 1))),
-        );
+        if (attempt >= retry.attempts) {
+          const cause = causeOf(error);
+          if (!cause) throw error;
+          throw new ProviderTransientError(
+            `RunTask failed ${attempt} times, last with ${awsErrorName(cause)}: ${errorText(cause)}`,
+            { cause },
+          );
+        }
+        await retry.sleep(backoffMs(attempt, retry));
         // The failed call may have started the task (a lost response): look before trying again.
         const started = await tasksFor(ecs, cluster, startedBy);
         if (started[0])

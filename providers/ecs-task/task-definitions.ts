@@ -47,7 +47,7 @@ export class TaskDefinitions {
     try {
       const out = await withRetry(
         'DescribeTaskDefinition',
-        () => ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] })),
+        () => ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family })),
         this.retry,
       );
       return out.taskDefinition?.status === 'ACTIVE' ? out.taskDefinition : undefined;
