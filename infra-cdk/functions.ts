@@ -78,7 +78,11 @@ export class SubmitterFunction extends Construct {
     // Its own role: writes to its own log group only (not the managed policy's any log group).
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `${props.spec.entry}: ${props.spec.description}`.slice(0, 1000),
+      // IAM descriptions take Latin-1 only
+      description: `${props.spec.entry}: ${props.spec.description}`
+        .replace(/→/g, '->')
+        .replace(/[^\t\n\r\x20-\x7E\xA1-\xFF]/g, '?')
+        .slice(0, 1000),
     });
     this.role.addToPolicy(
       new iam.PolicyStatement({

@@ -193,7 +193,7 @@ export class FlowRunSubmitter extends Construct {
 
     const sources = config.eventBus.sources ?? [];
     this.eventRule = new events.Rule(this, 'FlowRunEvents', {
-      description: 'Flow-run events → the submitter trigger',
+      description: 'Flow-run events -> the submitter trigger',
       eventBus: this.eventBus,
       eventPattern: {
         detailType: config.eventBus.detailTypes,

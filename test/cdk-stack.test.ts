@@ -86,7 +86,8 @@ function statementsOf(roleId: string): Statement[] {
 }
 
 before(async () => {
-  synth = await synthesize(config, { bundle: true });
+  // bundled and schema-checked, as `cdk synth` does
+  synth = await synthesize(config, { bundle: true, validate: true });
   resources = synth.json.Resources;
 });
 

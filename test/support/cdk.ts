@@ -22,15 +22,23 @@ export interface Synthesized {
   outdir: string;
 }
 
-/** One synthesis; `bundle: false` skips esbuild (the template is the same but for asset hashes). */
+/**
+ * One synthesis. `bundle: false` skips esbuild (the template is the same but for asset hashes);
+ * `validate: false` skips the CloudFormation schema check (≈10 s to load the first time).
+ */
 export async function synthesize(
   config: SubmitterConfigInput,
-  options: { bundle: boolean },
+  options: { bundle: boolean; validate: boolean },
 ): Promise<Synthesized> {
   const outdir = await tempDir('submitter-cdk-');
   const app = new App({
     outdir,
-    ...(options.bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } }),
+    builtinCloudFormationValidation: options.validate,
+    context: {
+      // as in cdk.json: CloudFormation schema violations fail synthesis instead of a deploy
+      '@aws-cdk/core:validateAgainstDefaultRules': true,
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+    },
   });
   const stack = new SubmitterStack(app, 'SubmitterTest', {
     config,
