@@ -118,7 +118,7 @@ export function ecsStatements(scope: Stack, ecs: NonNullable<SubmitterConfig['ec
     }),
     new iam.PolicyStatement({
       sid: 'ReadTaskLogs',
-      actions: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+      actions: ['logs:GetLogEvents'],
       resources: ecs.logGroupNames.flatMap((name) => [
         scope.formatArn({
           service: 'logs',
