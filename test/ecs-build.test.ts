@@ -1,6 +1,8 @@
 // The ECS provider's pure half: block + flow run → RegisterTaskDefinition and RunTask inputs.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { main } from '../cli/main.js';
 import { InvalidInputError, ProviderPermanentError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { FlowRun } from '../events/schema.js';
@@ -10,6 +12,7 @@ import { buildEcsRequest } from '../providers/ecs-task/build.js';
 import { hashOfFamily } from '../providers/ecs-task/definition.js';
 import { formatIdentifier, parseIdentifier } from '../providers/ecs-task/identifier.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
+import { SAMPLES, tempDir } from './helpers.js';
 
 const FLOW_RUN: FlowRun = {
   id: '0b3b3c3e-0000-4000-8000-000000000001',
@@ -388,5 +391,30 @@ describe('ecs-task identifier', () => {
     assert.deepEqual(parseIdentifier(formatIdentifier(ref)), ref);
     assert.throws(() => parseIdentifier('prefect-0b3b3c3e'), ProviderPermanentError);
     assert.throws(() => parseIdentifier('default::not-an-arn'), /cluster::arn:aws:ecs/);
+  });
+});
+
+describe('ecs-task sample', () => {
+  it('events/samples/ecs-task.json previews: secrets by reference, nothing left to look up', async () => {
+    let out = '';
+    let err = '';
+    const code = await main(['preview', join(SAMPLES, 'ecs-task.json'), '--home', await tempDir()], {
+      out: (text) => {
+        out += text;
+      },
+      err: (text) => {
+        err += text;
+      },
+    });
+    assert.equal(code, 0, err);
+    const { provider, request } = JSON.parse(out);
+    assert.equal(provider, 'ecs-task');
+    assert.deepEqual(request.lookups, {});
+    assert.deepEqual(
+      request.taskDefinition.containerDefinitions[0].secrets.map((s: { name: string }) => s.name),
+      ['DB_PASSWORD', 'PREFECT_API_KEY'],
+    );
+    assert.equal(request.taskDefinition.memory, '4096');
+    assert.match(JSON.stringify(request.runTask.overrides), /"RUN_MODE","value":"nightly"/);
   });
 });

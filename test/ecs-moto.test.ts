@@ -451,6 +451,25 @@ describe('ecs-task on moto: faults', () => {
     );
   });
 
+  it('a DescribeTasks that hangs times out into a transient error, not a stuck watch', async () => {
+    const target = targetOf(await sampleEvent());
+    const { identifier } = await ecsProvider().submit(target);
+    proxy.inject({ operation: 'DescribeTasks', times: 2, kind: 'hang' });
+    const impatient = createEcsTaskProvider({
+      clientConfig: {
+        endpoint: proxy.endpoint,
+        requestHandler: { requestTimeout: 300, throwOnRequestTimeout: true },
+      },
+      retry: { attempts: 2, baseMs: 1, capMs: 5 },
+    });
+    await assert.rejects(impatient.status(target, identifier), (error: unknown) => {
+      assert.ok(error instanceof ProviderTransientError);
+      assert.match(error.message, /DescribeTasks failed 2 times, last with TimeoutError/);
+      return true;
+    });
+    assert.equal((await impatient.status(target, identifier)).phase, 'running', 'the next look succeeds');
+  });
+
   it('throttled RunTask answered before it starts anything is retried: one task', async () => {
     proxy.inject({ operation: 'RunTask', times: 2, kind: 'throttle' });
     const { reports, flowRunId } = await runWorkflow(await sampleEvent(), ecsProvider());

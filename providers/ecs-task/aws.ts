@@ -162,7 +162,8 @@ type ClientConfig = Record<string, unknown>;
 export function clientConfig(credentials: AwsCredentials, extra: ClientConfig = {}): ClientConfig {
   return {
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 },
+    // a hung call becomes a TimeoutError (transient) instead of holding the function until it is killed
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000, throwOnRequestTimeout: true },
     ...extra,
     ...(credentials.region_name ? { region: credentials.region_name } : {}),
     ...(credentials.profile_name ? { profile: credentials.profile_name } : {}),

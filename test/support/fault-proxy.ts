@@ -10,8 +10,8 @@ export interface Fault {
   operation: string;
   /** How many matching calls to fail, from the next one on. */
   times: number;
-  /** `throttle` = 400 ThrottlingException; `500` = 500 ServerException. */
-  kind: 'throttle' | '500';
+  /** `throttle` = 400 ThrottlingException; `500` = 500 ServerException; `hang` = no answer until the caller gives up. */
+  kind: 'throttle' | '500' | 'hang';
   /** `after` forwards the call first, then answers 500 (the effect happened, the answer is lost). */
   when?: 'before' | 'after';
 }
@@ -21,7 +21,7 @@ export interface RecordedCall {
   /** The JSON body for JSON-protocol services (ECS, Logs); the form for query ones (EC2). */
   body: unknown;
   /** What the caller got: `ok`, or the fault injected. */
-  outcome: 'ok' | 'throttle' | '500';
+  outcome: 'ok' | Fault['kind'];
 }
 
 export interface FaultProxy {
@@ -82,6 +82,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       };
       calls.push(record);
       const answerFault = (kind: Fault['kind']) => {
+        if (kind === 'hang') return; // the caller's timeout ends it (close() drops the connection)
         const answer = FAULT_ANSWERS[kind];
         response.writeHead(answer.status, {
           'content-type': 'application/x-amz-json-1.1',
