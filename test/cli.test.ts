@@ -6,6 +6,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { main } from '../cli/main.js';
 import { ROOT, SAMPLES, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -22,6 +23,14 @@ async function submitter(args: string[], env: NodeJS.ProcessEnv = {}) {
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** The same CLI code in this process (fast); `submitter()` above runs the real command. */
+async function inProcess(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { out: (t) => (stdout += `${t}\n`), err: (t) => (stderr += `${t}\n`) });
+  return { code, stdout, stderr };
 }
 
 const noStack = (text: string) => assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, 'no stack trace');
@@ -97,7 +106,7 @@ describe('submitter CLI', () => {
       'cloud-run-job.json',
       'container-instance-job.json',
     ]) {
-      const out = await submitter(['validate', join(SAMPLES, name), '--blocks', SAMPLES]);
+      const out = await inProcess(['validate', join(SAMPLES, name), '--blocks', SAMPLES]);
       assert.equal(out.code, 0, `${name}: ${out.stderr}`);
       assert.match(out.stdout, /^valid: /);
     }
@@ -115,7 +124,7 @@ describe('submitter CLI', () => {
       'unknown-type.json': [/infrastructure\.type: unknown infrastructure type "lambda-function"/],
     };
     for (const [name, patterns] of Object.entries(expected)) {
-      const out = await submitter(['validate', join(SAMPLES, 'invalid', name), '--blocks', SAMPLES]);
+      const out = await inProcess(['validate', join(SAMPLES, 'invalid', name), '--blocks', SAMPLES]);
       assert.equal(out.code, 2, name);
       for (const pattern of patterns) assert.match(out.stderr, pattern, name);
       noStack(out.stderr);
@@ -133,7 +142,7 @@ describe('submitter CLI', () => {
       missing.stderr,
       /infrastructure block 'process\/hello' was not found in .*blocks\/process\/hello\.\{json,yaml,yml\}/,
     );
-    const nofile = await submitter(['preview', 'nope.json']);
+    const nofile = await inProcess(['preview', 'nope.json']);
     assert.equal(nofile.code, 2);
     assert.match(nofile.stderr, /nope\.json: no such file/);
     const flag = await submitter(['run', 'x.json', '--bogus']);
@@ -167,10 +176,10 @@ describe('submitter CLI', () => {
   });
 
   it('preview works on a deployment YAML and on an event in an envelope', async () => {
-    const yaml = await submitter(['preview', join(SAMPLES, 'deployment.yaml')]);
+    const yaml = await inProcess(['preview', join(SAMPLES, 'deployment.yaml')]);
     assert.equal(yaml.code, 0, yaml.stderr);
     assert.equal(JSON.parse(yaml.stdout).request.env.GREETING, 'hello from a deployment');
-    const eb = await submitter(['preview', join(SAMPLES, 'pubsub-push.json')]);
+    const eb = await inProcess(['preview', join(SAMPLES, 'pubsub-push.json')]);
     assert.equal(JSON.parse(eb.stdout).request.env.PREFECT__FLOW_RUN_ID, '7a1c2d3e4b5a4c6d8e7f0a1b2c3d4e02');
   });
 });
