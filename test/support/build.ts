@@ -2,7 +2,6 @@
 // (overrides applied, block validated), the problem assertion, and the real CLI's preview.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidInputError } from '../../core/errors.js';
@@ -10,7 +9,7 @@ import { parseFlowRunEvent } from '../../events/schema.js';
 import type { BlockOf, BlockType } from '../../providers/blocks.js';
 import type { Target } from '../../providers/port.js';
 import { resolveTarget } from '../../providers/resolve.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { ROOT } from '../helpers.js';
 
 export const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
 export const OTHER_FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abce';
@@ -63,11 +62,4 @@ export async function previewCli(file: string): Promise<{ code: number; stdout: 
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-/** Writes an event to a temporary file and previews it with the real CLI. */
-export async function previewEvent(event: unknown) {
-  const file = join(await tempDir('preview-'), 'event.json');
-  await writeFile(file, JSON.stringify(event));
-  return previewCli(file);
 }
