@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ProviderTransientError } from '../core/errors.js';
+import { ProviderPermanentError, ProviderTransientError } from '../core/errors.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { EcsTaskBlock } from '../providers/ecs-task/block.js';
 import { createEcsTaskProvider } from '../providers/ecs-task/index.js';
@@ -174,5 +174,30 @@ describe('ecs-task status from recorded DescribeTasks answers', () => {
       return true;
     });
     assert.deepEqual(seen, ['DescribeTasks', 'DescribeTasks'], 'bounded: exactly the policy attempts');
+  });
+});
+
+describe('ecs-task configuration errors', () => {
+  it('no region anywhere: a permanent error that says where to set one', async () => {
+    const saved = { ...process.env };
+    try {
+      for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[name];
+      process.env.AWS_CONFIG_FILE = join(FIXTURES, 'no-such-aws-config');
+      process.env.AWS_SHARED_CREDENTIALS_FILE = join(FIXTURES, 'no-such-aws-credentials');
+      const regionless = createEcsTaskProvider({
+        clientConfig: { endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
+        retry: { attempts: 1 },
+      });
+      await assert.rejects(regionless.submit(target()), (error: unknown) => {
+        assert.ok(error instanceof ProviderPermanentError, String(error));
+        assert.match(
+          error.message,
+          /no AWS region: set aws_credentials\.region_name in the block, or AWS_REGION/,
+        );
+        return true;
+      });
+    } finally {
+      process.env = saved;
+    }
   });
 });
