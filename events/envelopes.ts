@@ -1,7 +1,7 @@
 // Envelopes: unwrap a flow-run event from whatever carried it (EventBridge, a
 // Pub/Sub push body, a cron/schedule input, or nothing at all).
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EnvelopeError } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { type FlowRunEventInput, InlineBlockSchema, TimeoutsSchema } from './schema.js';

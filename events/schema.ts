@@ -1,5 +1,5 @@
 // The flow-run event: what every trigger delivers once its envelope is unwrapped.
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 

@@ -1,7 +1,7 @@
 // The deployment's configuration: one typed, validated document (a JSON file for the app,
 // props for the construct). Every problem names its field and says what to put there.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { CronInputSchema } from '../events/envelopes.js';

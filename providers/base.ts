@@ -1,6 +1,6 @@
 // Fields every infrastructure block shares (Prefect's `Infrastructure` base), and
 // the building blocks the six block schemas are made of.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const DEFAULT_COMMAND = ['python', '-m', 'prefect.engine'];
 /** What Prefect would pick for an image when none is given. */

@@ -1,11 +1,11 @@
-// Loads a provider's module only when its type is used, so one type's SDK never weighs
-// on another's cold start. Specs (pure: build + defaults) and providers (I/O) load apart.
+// Loads a provider's module (its SDK calls) only when its type is used. Only the CLI, the
+// local runner and tests import this table of every provider; a deployed function imports
+// its one provider directly (functions/infra/<type>.ts). Pure halves: specs.ts.
 import { NotImplementedError } from '../core/errors.js';
 import type { BlockType } from './blocks.js';
-import type { Provider, ProviderSpec } from './port.js';
+import type { Provider } from './port.js';
 
 export type ProviderLoader = (type: BlockType) => Promise<Provider>;
-export type SpecLoader = (type: BlockType) => Promise<ProviderSpec>;
 
 function notYet(type: BlockType): () => Promise<never> {
   return async () => {
@@ -14,17 +14,6 @@ function notYet(type: BlockType): () => Promise<never> {
     );
   };
 }
-
-const SPECS: Record<BlockType, () => Promise<ProviderSpec>> = {
-  process: async () => (await import('./process/spec.js')).processSpec as ProviderSpec,
-  'docker-container': async () =>
-    (await import('./docker-container/spec.js')).dockerContainerSpec as ProviderSpec,
-  'kubernetes-job': async () => (await import('./kubernetes-job/spec.js')).kubernetesJobSpec as ProviderSpec,
-  'ecs-task': async () => (await import('./ecs-task/spec.js')).ecsTaskSpec as ProviderSpec,
-  'cloud-run-job': async () => (await import('./cloud-run-job/spec.js')).cloudRunJobSpec as ProviderSpec,
-  'container-instance-job': async () =>
-    (await import('./container-instance-job/spec.js')).containerInstanceJobSpec as ProviderSpec,
-};
 
 const PROVIDERS: Record<BlockType, () => Promise<Provider>> = {
   process: async () => (await import('./process/index.js')).processProvider as Provider,
@@ -35,5 +24,6 @@ const PROVIDERS: Record<BlockType, () => Promise<Provider>> = {
   'container-instance-job': notYet('container-instance-job'),
 };
 
-export const loadSpec: SpecLoader = (type) => SPECS[type]();
 export const loadProvider: ProviderLoader = (type) => PROVIDERS[type]();
+
+export { loadSpec, type SpecLoader } from './specs.js';

@@ -3,8 +3,8 @@
 import { createLogger, type Logger } from '../../core/logger.js';
 import { type DocumentStore, FolderStore } from '../../core/store.js';
 import { BlockStore } from '../../providers/block-store.js';
-import type { ProviderLoader, SpecLoader } from '../../providers/registry.js';
-import { loadSpec } from '../../providers/registry.js';
+import type { ProviderLoader } from '../../providers/registry.js';
+import { loadSpec, type SpecLoader } from '../../providers/specs.js';
 import type { PrefectApi } from './prefect-api.js';
 import { prefectFromEnv } from './prefect-from-env.js';
 import { callbackSink, eventBridgeSink, type ReportSink } from './report-sink.js';

@@ -1,7 +1,7 @@
 // The workflow's state: what each task reads and returns. Each task takes the whole
 // state and returns it with its own part added. No secrets ever go in here: the
 // event (which may hold credentials) is parked in the store and referred to by key.
-import { z } from 'zod';
+import * as z from 'zod';
 import { BLOCK_TYPES, type BlockType } from '../../providers/blocks.js';
 
 export const ExecutionInputSchema = z.looseObject({

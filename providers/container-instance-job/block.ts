@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
 
 export const AzureCredentialsSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isSecretEnvName } from '../../core/secrets.js';
 import { blockSchema, JsonPatchSchema } from '../base.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { blockSchema, DEFAULT_PREFECT_IMAGE, JsonPatchSchema } from '../base.js';
 
 /** Prefect's bare minimum Job manifest. */

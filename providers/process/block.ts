@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { blockSchema } from '../base.js';
 
 /** `process`: runs the command as a local subprocess (the embedded default). */
