@@ -300,6 +300,21 @@ describe('CDK stack: triggers', () => {
       AuthType: 'NONE',
       TargetFunctionArn: triggerArn(),
     });
+    // anyone may call the URL (Google cannot sign AWS requests), only through the URL
+    synth.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      FunctionUrlAuthType: 'NONE',
+      FunctionName: triggerArn(),
+    });
+    synth.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      InvokedViaFunctionUrl: true,
+      FunctionName: triggerArn(),
+    });
+    const open = resourcesOfType(resources, 'AWS::Lambda::Permission').filter(
+      ([, p]) => props(p).Principal === '*',
+    );
+    assert.equal(open.length, 2, 'no other public permission');
     assert.ok(synth.json.Outputs?.PubSubPushUrl, 'the push URL is an output');
   });
 
