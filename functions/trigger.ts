@@ -85,8 +85,12 @@ export function createTriggerHandler(
     const deps = await resolveDeps(source);
     const accepted = await accept(deps, unwrapped);
     const name = executionName(accepted.input.flow_run_id);
-    const { id, duplicate } = await starter().start(name, accepted.input);
-    deps.log.info(duplicate ? 'duplicate delivery: execution already exists' : 'execution started', {
+    // Always start: a first delivery may have parked the event and failed before starting.
+    // StartExecution is idempotent by name, so a redelivery lands on the same execution.
+    const started = await starter().start(name, accepted.input);
+    const duplicate = started.duplicate || !accepted.firstDelivery;
+    const id = started.id;
+    deps.log.info(duplicate ? 'duplicate delivery: the execution for this flow run exists' : 'execution started', {
       flow_run_id: accepted.input.flow_run_id,
       execution: id,
       delivery_id: unwrapped.deliveryId,
