@@ -147,6 +147,10 @@ describe('docker-container build', () => {
       env: { PREFECT_API_URL: 'http://localhost:4200' },
     });
     assert.equal(explicit.create.body.HostConfig.NetworkMode, 'bridge');
+    // Docker 20.10 answers 400 "conflicting options: custom host-to-IP mapping and the network mode"
+    const shared = await build({ network_mode: 'container:sidecar' });
+    assert.equal(shared.create.body.HostConfig.NetworkMode, 'container:sidecar');
+    assert.equal(shared.create.body.HostConfig.ExtraHosts, undefined);
 
     const networks = await build({
       networks: ['flows', 'db', 'cache'],

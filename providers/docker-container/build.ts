@@ -234,7 +234,8 @@ export function buildDockerRequest(target: Target<DockerContainerBlock>): Docker
   }
   const mode = networkMode(block, env);
   const [firstNetwork, ...moreNetworks] = block.networks;
-  const hosts = extraHosts(env);
+  // Docker refuses host mappings in another container's network namespace ("conflicting options")
+  const hosts = mode?.startsWith('container:') ? undefined : extraHosts(env);
   const body: DockerCreateBody = {
     Image: block.image,
     Cmd: block.command,
