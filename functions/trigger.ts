@@ -90,12 +90,15 @@ export function createTriggerHandler(
     const started = await starter().start(name, accepted.input);
     const duplicate = started.duplicate || !accepted.firstDelivery;
     const id = started.id;
-    deps.log.info(duplicate ? 'duplicate delivery: the execution for this flow run exists' : 'execution started', {
-      flow_run_id: accepted.input.flow_run_id,
-      execution: id,
-      delivery_id: unwrapped.deliveryId,
-      kind: unwrapped.kind,
-    });
+    deps.log.info(
+      duplicate ? 'duplicate delivery: the execution for this flow run exists' : 'execution started',
+      {
+        flow_run_id: accepted.input.flow_run_id,
+        execution: id,
+        delivery_id: unwrapped.deliveryId,
+        kind: unwrapped.kind,
+      },
+    );
     return {
       status: duplicate ? 'duplicate' : 'started',
       flow_run_id: accepted.input.flow_run_id,

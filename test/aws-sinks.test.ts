@@ -18,7 +18,7 @@ import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aw
 import { eventBridgeSink, REPORT_DETAIL_TYPE, REPORT_SOURCE } from '../functions/lib/report-sink.js';
 import type { ExecutionInput, Report } from '../functions/lib/state.js';
 import { stepFunctionsStarter } from '../functions/trigger.js';
-import { workflowText } from '../functions/workflow.js';
+import { substitute, workflowText } from '../functions/workflow.js';
 import { type Moto, startMoto } from './support/moto.js';
 
 describe('AWS ends against moto', () => {
@@ -39,9 +39,7 @@ describe('AWS ends against moto', () => {
       new CreateStateMachineCommand({
         name: 'flow-runs',
         roleArn: 'arn:aws:iam::123456789012:role/submitter-workflow',
-        definition: workflowText()
-          .replaceAll('${PrepareFunction}', 'prepare')
-          .replaceAll('${ReportFunction}', 'report'),
+        definition: substitute(workflowText(), { PrepareFunction: 'prepare', ReportFunction: 'report' }),
       }),
     );
     assert.ok(stateMachineArn);
