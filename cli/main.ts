@@ -7,6 +7,7 @@ import { collectSecretValues, redact, scrub } from '../core/secrets.js';
 import type { Unwrapped } from '../events/envelopes.js';
 import { classify, deploymentToEvent, readDocumentFile } from '../events/input.js';
 import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
+import { storeAt } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { cancelKey, type Report } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
@@ -35,7 +36,7 @@ Usage:
       Print {"provider", "request"}: the exact provider request, secrets redacted.
   submitter validate FILE [--blocks LOC]
       Check an event, block or deployment YAML and print every problem with its path.
-  submitter cancel FLOW_RUN_ID [--home DIR]
+  submitter cancel FLOW_RUN_ID [--home DIR | --store s3://bucket/prefix]
       Ask a running flow run to stop; the workflow kills it and reports Cancelled.
   submitter blocks put FILE --name NAME [--blocks LOC] | get SLUG | list
       Save, show (redacted) or list blocks in a block store (a folder, or s3://bucket/prefix).
@@ -49,6 +50,7 @@ const OPTIONS = {
   'flow-run-id': { type: 'string' },
   'flow-run-name': { type: 'string' },
   home: { type: 'string' },
+  store: { type: 'string' },
   blocks: { type: 'string' },
   name: { type: 'string' },
   format: { type: 'string' },
@@ -252,12 +254,20 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await validateCommand(file, flags, io);
       case 'cancel': {
         if (!file) throw usageError("'cancel' needs a FLOW_RUN_ID");
-        const deps = await localDeps({ ...(flags.home ? { home: flags.home } : {}) });
-        await deps.store.put(
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(file)) {
+          throw usageError(`'${file}' is not a flow-run id (a UUID)`);
+        }
+        // --store: the deployed store (s3://bucket/prefix, as `cdk deploy` printed it); default: local
+        const store = flags.store
+          ? await storeAt(flags.store)
+          : (await localDeps({ ...(flags.home ? { home: flags.home } : {}) })).store;
+        await store.put(
           cancelKey(file),
           JSON.stringify({ requested_at: new Date().toISOString(), by: 'cli' }),
         );
-        io.out(`cancellation requested for flow run ${file}; the workflow stops it at its next check`);
+        io.out(
+          `cancellation requested for flow run ${file} in ${store.location}; the workflow stops it at its next check`,
+        );
         return 0;
       }
       case 'blocks':

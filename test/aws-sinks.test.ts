@@ -14,9 +14,13 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { main } from '../cli/main.js';
+import { S3Store } from '../core/s3-store.js';
 import { eventBridgeSink, REPORT_DETAIL_TYPE, REPORT_SOURCE } from '../functions/lib/report-sink.js';
 import type { ExecutionInput, Report } from '../functions/lib/state.js';
+import { cancelKey } from '../functions/lib/state.js';
 import { stepFunctionsStarter } from '../functions/trigger.js';
 import { substitute, workflowText } from '../functions/workflow.js';
 import { type Moto, startMoto } from './support/moto.js';
@@ -94,5 +98,26 @@ describe('AWS ends against moto', () => {
     assert.equal(delivered.length, 1);
     assert.equal(delivered[0].source, REPORT_SOURCE);
     assert.deepEqual(delivered[0].detail, report);
+  });
+
+  it('`submitter cancel --store s3://…` leaves the cancel request where the deployed workflow looks', async () => {
+    const s3 = new S3Client(moto.s3Config());
+    await s3.send(new CreateBucketCommand({ Bucket: 'submitter-store' }));
+    const id = randomUUID();
+    const out: string[] = [];
+    const code = await main(['cancel', id, '--store', 's3://submitter-store/prod'], {
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    assert.equal(code, 0, out.join('\n'));
+    const store = S3Store.fromUrl('s3://submitter-store/prod', s3);
+    assert.ok(await store.get(cancelKey(id)), 'runs/<id>/cancel.json is in the bucket');
+    assert.equal(
+      await main(['cancel', 'not-a-uuid', '--store', 's3://submitter-store/prod'], {
+        out: () => {},
+        err: () => {},
+      }),
+      2,
+    );
   });
 });
