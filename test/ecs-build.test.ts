@@ -9,7 +9,11 @@ import type { FlowRun } from '../events/schema.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { EcsTaskBlock } from '../providers/ecs-task/block.js';
 import { buildEcsRequest } from '../providers/ecs-task/build.js';
-import { hashOfFamily } from '../providers/ecs-task/definition.js';
+import {
+  buildTaskDefinition,
+  composeTaskDefinition,
+  hashOfFamily,
+} from '../providers/ecs-task/definition.js';
 import { formatIdentifier, parseIdentifier } from '../providers/ecs-task/identifier.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
 import { SAMPLES, tempDir } from './helpers.js';
@@ -224,6 +228,65 @@ describe('ecs-task build: task definition reuse', () => {
     assert.deepEqual(main?.environment, [{ name: 'KEEP', value: '1' }]);
     assert.equal(main?.memoryReservation, 2048 - 512, 'what the sidecar leaves');
     assert.equal(sidecar?.name, 'sidecar');
+  });
+});
+
+describe('ecs-task build: definition memo', () => {
+  it('gives what composing afresh gives, for a change in every field the definition depends on', () => {
+    const role = 'arn:aws:iam::1:role/r';
+    const variants: Record<string, unknown>[] = [
+      {},
+      { image: 'other:1' },
+      { cpu: 2048, memory: 4096 },
+      { launch_type: 'EC2' },
+      { launch_type: 'EC2', vpc_id: 'vpc-1' },
+      { launch_type: 'EC2', network_configuration: { subnets: ['s'] } },
+      {
+        task_definition: {
+          containerDefinitions: [{ name: 'prefect', environment: [{ name: 'A', value: '1' }] }],
+        },
+      },
+      {
+        task_definition: {
+          containerDefinitions: [{ name: 'prefect', environment: [{ name: 'A', value: '1' }] }],
+        },
+        env: { A: null },
+      },
+      { container_name: 'flow' },
+      { secrets: { S: 'arn:aws:ssm:eu-west-1:1:parameter/s' } },
+      { configure_cloudwatch_logs: true, execution_role_arn: role },
+      { configure_cloudwatch_logs: true, execution_role_arn: role, name: 'etl' },
+      {
+        configure_cloudwatch_logs: true,
+        execution_role_arn: role,
+        cloudwatch_logs_options: { 'awslogs-group': 'g' },
+      },
+      { task_role_arn: role },
+      { family: 'etl' },
+    ];
+    const families = new Set<string>();
+    for (const round of [1, 2]) {
+      for (const fields of variants) {
+        const block = ecsBlock(fields);
+        const memoised = buildTaskDefinition(block, { region: 'eu-west-1' });
+        assert.deepEqual(
+          memoised,
+          composeTaskDefinition(block, { region: 'eu-west-1' }),
+          JSON.stringify(fields),
+        );
+        assert.ok(Object.isFrozen(memoised.containerDefinitions?.[0]), 'shared, so frozen');
+        if (round === 1) families.add(memoised.family ?? '');
+      }
+    }
+    // EC2 with a vpc_id and EC2 with subnets are the same definition (awsvpc); every other variant differs
+    assert.equal(families.size, variants.length - 1);
+    const elsewhere = ecsBlock({ configure_cloudwatch_logs: true, execution_role_arn: role });
+    assert.equal(
+      buildTaskDefinition(elsewhere, { region: 'us-west-2' }).containerDefinitions?.[0]?.logConfiguration
+        ?.options?.['awslogs-region'],
+      'us-west-2',
+      'the region is part of the key',
+    );
   });
 });
 

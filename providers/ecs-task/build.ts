@@ -29,21 +29,27 @@ export interface EcsLookups {
 }
 
 export interface EcsRequest {
-  /** What is found (by family) or registered once; null when `task_definition_arn` names an existing one. */
-  taskDefinition: RegisterTaskDefinitionCommandInput | null;
+  /** What is found (by family) or registered once; null when `task_definition_arn` names an existing one. Frozen. */
+  taskDefinition: Readonly<RegisterTaskDefinitionCommandInput> | null;
   runTask: RunTaskCommandInput;
   /** What submit fills in from the account (empty lists in `runTask` mean "look up"). */
   lookups: EcsLookups;
 }
 
 const TAG_TEXT = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
+const TAG_BAD = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/u;
+
+function tagText(text: string, max: number): string {
+  return (TAG_BAD.test(text) ? text.replace(TAG_TEXT, '_') : text).slice(0, max);
+}
 
 function tag(key: string, value: string): Tag {
-  return { key: key.replace(TAG_TEXT, '_').slice(0, 128), value: value.replace(TAG_TEXT, '_').slice(0, 256) };
+  return { key: tagText(key, 128), value: tagText(value, 256) };
 }
 
 function capacityStrategy(block: EcsTaskBlock): CapacityProviderStrategyItem[] | undefined {
-  if (block.capacity_provider_strategy?.length) return block.capacity_provider_strategy;
+  if (block.capacity_provider_strategy?.length)
+    return block.capacity_provider_strategy.map((item) => ({ ...item }));
   if (block.launch_type === 'FARGATE_SPOT') return [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }];
   return undefined;
 }
@@ -67,11 +73,17 @@ function awsvpcConfiguration(block: EcsTaskBlock): AwsVpcConfiguration {
   return config;
 }
 
-function applyCustomizations(request: RunTaskCommandInput, block: EcsTaskBlock): RunTaskCommandInput {
+/** Patches the request in place: it is built fresh (nothing in it belongs to the block) for this. */
+function applyCustomizations(
+  request: RunTaskCommandInput,
+  block: EcsTaskBlock,
+  patchJson: string,
+): RunTaskCommandInput {
   if (!block.task_customizations.length) return request;
   try {
-    const operations = block.task_customizations as jsonpatch.Operation[];
-    return jsonpatch.applyPatch(structuredClone(request), operations, true, true).newDocument;
+    // the operations' values are inserted as they are: copies, so no request ever shares them
+    const operations = JSON.parse(patchJson) as jsonpatch.Operation[];
+    return jsonpatch.applyPatch(request, operations, true, true).newDocument;
   } catch (error) {
     const index = (error as { index?: number }).index ?? 0;
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -88,7 +100,7 @@ function overrides(block: EcsTaskBlock, target: Target<EcsTaskBlock>): RunTaskCo
   const env = { ...concreteEnv(block.env), ...flowRunEnv(target.flowRun) };
   const container: ContainerOverride = {
     name: block.container_name,
-    command: block.command,
+    command: [...block.command],
     environment: Object.keys(env)
       .sort()
       .map((name) => ({ name, value: env[name] })),
@@ -114,7 +126,10 @@ export function buildEcsRequest(
   };
   const taskDefinition = block.task_definition_arn ? null : buildTaskDefinition(block, context);
   const key = idempotencyKey(flowRun.id);
-  const tags = Object.entries({ ...block.labels, ...flowRunLabels(flowRun) }).map(([k, v]) => tag(k, v));
+  const labels = flowRunLabels(flowRun);
+  const tags: Tag[] = [];
+  for (const name in block.labels) if (!(name in labels)) tags.push(tag(name, block.labels[name] ?? ''));
+  for (const name in labels) tags.push(tag(name, labels[name] ?? ''));
   if (tags.length > MAX_TAGS) {
     throw new InvalidInputError('Invalid ecs-task block', [
       {
@@ -125,23 +140,23 @@ export function buildEcsRequest(
   }
   const strategy = capacityStrategy(block);
   let runTask: RunTaskCommandInput = {
-    ...(block.cluster ? { cluster: block.cluster } : {}),
     taskDefinition: block.task_definition_arn ?? taskDefinition?.family ?? '',
-    count: 1,
-    ...(strategy
-      ? { capacityProviderStrategy: strategy }
-      : { launchType: block.launch_type === 'FARGATE_SPOT' ? 'FARGATE' : block.launch_type }),
-    ...(usesAwsvpc(block, taskDefinition) || (block.task_definition_arn && block.network_configuration)
-      ? { networkConfiguration: { awsvpcConfiguration: awsvpcConfiguration(block) } }
-      : {}),
-    overrides: overrides(block, target),
-    startedBy: key,
-    clientToken: key,
-    tags,
   };
+  if (block.cluster) runTask.cluster = block.cluster;
+  runTask.count = 1;
+  if (strategy) runTask.capacityProviderStrategy = strategy;
+  else runTask.launchType = block.launch_type === 'FARGATE_SPOT' ? 'FARGATE' : block.launch_type;
+  if (usesAwsvpc(block, taskDefinition) || (block.task_definition_arn && block.network_configuration)) {
+    runTask.networkConfiguration = { awsvpcConfiguration: awsvpcConfiguration(block) };
+  }
+  runTask.overrides = overrides(block, target);
+  runTask.startedBy = key;
+  runTask.clientToken = key;
+  runTask.tags = tags;
   // the idempotency key is not the customizations' to change: it is what finds this run's task again
-  runTask = { ...applyCustomizations(runTask, block), startedBy: key, clientToken: key };
-  const overridesLength = JSON.stringify(runTask.overrides ?? {}).length;
+  const patchJson = block.task_customizations.length ? JSON.stringify(block.task_customizations) : '';
+  runTask = { ...applyCustomizations(runTask, block, patchJson), startedBy: key, clientToken: key };
+  const overridesLength = overridesSize(runTask, block, patchJson);
   if (overridesLength > MAX_OVERRIDES_CHARS) {
     throw new InvalidInputError('Invalid ecs-task block', [
       {
@@ -151,6 +166,20 @@ export function buildEcsRequest(
     ]);
   }
   return { taskDefinition, runTask, lookups: lookupsFor(runTask, block) };
+}
+
+/** The overrides' JSON length; skipped (0) when a generous upper bound is under the limit. */
+function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock, patchJson: string): number {
+  // copy/move can duplicate what is there: no bound then
+  const duplicates = block.task_customizations.some((op) => op.op === 'copy' || op.op === 'move');
+  if (!duplicates) {
+    // braces, keys, container name, roles, sizes, the flow-run id; and whatever a patch adds
+    let bound = 300 + patchJson.length;
+    for (const name in block.env) bound += 30 + name.length + 6 * (block.env[name]?.length ?? 0);
+    for (const part of block.command) bound += 3 + 6 * part.length;
+    if (bound < MAX_OVERRIDES_CHARS) return 0;
+  }
+  return JSON.stringify(runTask.overrides ?? {}).length;
 }
 
 function lookupsFor(runTask: RunTaskCommandInput, block: EcsTaskBlock): EcsLookups {

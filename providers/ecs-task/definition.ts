@@ -63,14 +63,21 @@ function fargateSizeProblem(cpu: number, memory: number): string | undefined {
 
 /** JSON with sorted keys and no undefined: the same content always gives the same text. */
 export function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((item) => stableJson(item ?? null)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, child]) => child !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${stableJson(child)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i ? ',' : ''}${stableJson(value[i] ?? null)}`;
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(record).sort()) {
+    if (record[key] === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${stableJson(record[key])}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export function contentHash(definition: RegisterTaskDefinitionCommandInput): string {
@@ -139,15 +146,71 @@ function containerMemoryOf(container: ContainerDefinition): number {
   return Math.max(container.memory ?? 0, container.memoryReservation ?? 0);
 }
 
+const MEMO_LIMIT = 256;
+/** Definition key → the definition (frozen): a warm function builds each distinct definition once. */
+const memo = new Map<string, RegisterTaskDefinitionCommandInput>();
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Everything `composeTaskDefinition` reads (env values, command and labels are not part of a definition). */
+function definitionKey(block: EcsTaskBlock, context: DefinitionContext): string {
+  const unset = Object.keys(block.env).filter((name) => block.env[name] === null);
+  return JSON.stringify([
+    context.region,
+    block.task_definition,
+    block.container_name,
+    block.image,
+    block.secrets,
+    unset,
+    block.configure_cloudwatch_logs,
+    block.cloudwatch_logs_options,
+    block.name,
+    block.launch_type,
+    block.cpu,
+    block.memory,
+    block.network_configuration !== null,
+    block.vpc_id !== null,
+    block.task_role_arn,
+    block.execution_role_arn,
+    block.family,
+  ]);
+}
+
 /**
  * RegisterTaskDefinition input for the block: its `task_definition` (if any) with the
  * block's fields applied, in the launch type's shape. Family and tags carry the hash.
+ * Memoised by what it depends on, and therefore frozen: copy it to change it.
  */
 export function buildTaskDefinition(
   block: EcsTaskBlock,
   context: DefinitionContext,
+): Readonly<RegisterTaskDefinitionCommandInput> {
+  const key = definitionKey(block, context);
+  let definition = memo.get(key);
+  if (definition === undefined) {
+    definition = deepFreeze(composeTaskDefinition(block, context));
+    if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value as string);
+    memo.set(key, definition);
+  }
+  return definition;
+}
+
+/** `buildTaskDefinition` without the memo. */
+export function composeTaskDefinition(
+  block: EcsTaskBlock,
+  context: DefinitionContext,
 ): RegisterTaskDefinitionCommandInput {
-  const base = structuredClone(block.task_definition ?? {}) as Record<string, unknown>;
+  // a copy (the block may be built again); it is JSON by nature
+  const base = (block.task_definition ? JSON.parse(JSON.stringify(block.task_definition)) : {}) as Record<
+    string,
+    unknown
+  >;
   for (const field of READ_ONLY_FIELDS) delete base[field];
   const definition = base as unknown as RegisterTaskDefinitionCommandInput;
   const containers: ContainerDefinition[] = Array.isArray(definition.containerDefinitions)
