@@ -173,8 +173,9 @@ function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock, patchJ
   // copy/move can duplicate what is there: no bound then
   const duplicates = block.task_customizations.some((op) => op.op === 'copy' || op.op === 'move');
   if (!duplicates) {
-    // braces, keys, container name, roles, sizes, the flow-run id; and whatever a patch adds
-    let bound = 300 + patchJson.length;
+    // braces, keys, sizes, the flow-run id; the names and roles; and whatever a patch adds
+    let bound = 300 + patchJson.length + block.container_name.length;
+    bound += (block.task_role_arn?.length ?? 0) + (block.execution_role_arn?.length ?? 0);
     for (const name in block.env) bound += 30 + name.length + 6 * (block.env[name]?.length ?? 0);
     for (const part of block.command) bound += 3 + 6 * part.length;
     if (bound < MAX_OVERRIDES_CHARS) return 0;
