@@ -1,6 +1,7 @@
 // The local stand-in for Step Functions' execution names: one execution per name, ever.
 // A second start with the same name adopts the first (waits for its result) instead of
 // running again — across concurrent calls in one process and across processes.
+import { pidAlive } from '../../core/pid.js';
 import type { DocumentStore } from '../../core/store.js';
 
 export interface ExecutionRecord {
@@ -16,20 +17,11 @@ export interface ExecutionRecord {
 const key = (name: string) => `executions/${name}.json`;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class LocalExecutions {
   constructor(readonly store: DocumentStore) {}
 
-  /** True when this call owns the new execution; false when one with this name exists. */
-  async start(name: string, input: unknown): Promise<boolean> {
+  /** The new execution's record when this call owns it; undefined when one with this name exists. */
+  async start(name: string, input: unknown): Promise<ExecutionRecord | undefined> {
     const record: ExecutionRecord = {
       name,
       input,
@@ -37,7 +29,7 @@ export class LocalExecutions {
       owner_pid: process.pid,
       started_at: new Date().toISOString(),
     };
-    return this.store.putIfAbsent(key(name), JSON.stringify(record));
+    return (await this.store.putIfAbsent(key(name), JSON.stringify(record))) ? record : undefined;
   }
 
   async read(name: string): Promise<ExecutionRecord | undefined> {
@@ -59,7 +51,7 @@ export class LocalExecutions {
     for (;;) {
       const record = await this.read(name);
       if (record && record.status !== 'RUNNING') return record;
-      if (record && !alive(record.owner_pid)) {
+      if (record && !pidAlive(record.owner_pid)) {
         return {
           ...record,
           status: 'FAILED',

@@ -121,7 +121,8 @@ export async function startExecution(
 ): Promise<ExecutionOutcome> {
   const name = executionName(input.flow_run_id);
   const executions = new LocalExecutions(options.deps.store);
-  if (!(await executions.start(name, input))) {
+  const base = await executions.start(name, input);
+  if (!base) {
     options.onAdopt?.();
     const record = await executions.wait(name);
     return {
@@ -133,13 +134,6 @@ export async function startExecution(
       ...(record.error ? { error: record.error } : {}),
     };
   }
-  const base: ExecutionRecord = {
-    name,
-    input,
-    status: 'RUNNING',
-    owner_pid: process.pid,
-    started_at: new Date().toISOString(),
-  };
   try {
     const { state, transitions } = await runDefinition(input, options);
     await executions.finish({ ...base, status: 'SUCCEEDED', output: state });

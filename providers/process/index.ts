@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProviderPermanentError } from '../../core/errors.js';
+import { pidAlive } from '../../core/pid.js';
 import { idempotencyKey } from '../identity.js';
 import type { InfraStatus, Provider, Submission, Target } from '../port.js';
 import type { ProcessBlock } from './block.js';
@@ -52,16 +53,6 @@ async function readJson<T>(path: string): Promise<T | undefined> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || error instanceof SyntaxError) return undefined;
     throw error;
-  }
-}
-
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -138,7 +129,7 @@ export function createProcessProvider(
     }
     const state = await readJson<RunState>(join(dir, 'state.json'));
     if (state) {
-      if (alive(state.supervisor_pid)) {
+      if (pidAlive(state.supervisor_pid)) {
         return { phase: 'running', reason: `pid ${state.pid}`, links: { ...links, pid: String(state.pid) } };
       }
       return {
@@ -155,7 +146,7 @@ export function createProcessProvider(
       if (exists) return { phase: 'pending', reason: 'starting the process' };
       return { phase: 'missing', reason: `no process run '${identifier}' in ${runsDir()}` };
     }
-    if (meta.supervisor_pid !== undefined && !alive(meta.supervisor_pid)) {
+    if (meta.supervisor_pid !== undefined && !pidAlive(meta.supervisor_pid)) {
       return { phase: 'missing', reason: 'the process supervisor exited before starting the command' };
     }
     return { phase: 'pending', reason: 'starting the process' };
