@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import {
   ESBUILD_OPTIONS,
-  EXTERNAL_MODULES,
+  externalModules,
   FUNCTIONS,
   type FunctionSpec,
   LAMBDA_RUNTIME,
@@ -62,6 +62,17 @@ function functionsToBundle(root: string): { deployed: [string, FunctionSpec][]; 
   return { deployed, missing };
 }
 
+/** Which functions leave which packages out (to the Lambda runtime's SDK). */
+function externalsNote(deployed: [string, FunctionSpec][]): string {
+  const notes = deployed
+    .map(([name, spec]) => [name, externalModules(spec)] as const)
+    .filter(([, external]) => external.length)
+    .map(([name, external]) => `${name}: ${external.join(', ')}, from the Lambda runtime's SDK`);
+  return notes.length
+    ? `${notes.join('; ')}; otherwise none, the AWS SDK is bundled`
+    : 'none, the AWS SDK is bundled';
+}
+
 function summarize(metafile: Metafile, outKey: string): Pick<Bundled, 'packages' | 'families'> {
   const output = metafile.outputs[outKey];
   const packages: Record<string, number> = {};
@@ -85,7 +96,7 @@ async function bundle(root: string, dir: string, name: string, spec: FunctionSpe
     ...options,
     mainFields: [...mainFields],
     banner: { js: banner },
-    external: [...EXTERNAL_MODULES],
+    external: externalModules(spec),
     absWorkingDir: root,
     entryPoints: [join(root, spec.entry)],
     outfile: file,
@@ -212,7 +223,7 @@ export async function coldStart(root: string, runs = 7): Promise<SectionResult> 
       id: 'cold_start',
       title: '1. Cold start per deployed function',
       notes: [
-        `Each function bundled with the esbuild JS API and infra-cdk/bundling.ts's ESBUILD_OPTIONS (minified ESM, target node22), as the CDK app does (external modules: ${EXTERNAL_MODULES.length ? EXTERNAL_MODULES.join(', ') : 'none, the AWS SDK is bundled'}); size = the .mjs alone (source map not counted).`,
+        `Each function bundled with the esbuild JS API and infra-cdk/bundling.ts's ESBUILD_OPTIONS (minified ESM, target node22), as the CDK app does (external modules: ${externalsNote(deployed)}); size = the .mjs alone (source map not counted).`,
         `Load = wall time of a fresh \`node loader.mjs bundle.mjs\` (the bundle is imported, its handler never invoked), median of ${runs} runs interleaved with bare \`node -e 0\` runs (median ${ms(bareMs)}); import = the \`import()\` alone, timed inside the child.`,
         `Lambda runs Node 22 (${LAMBDA_RUNTIME}); this machine has Node ${process.versions.node}: absolute times differ there, the ratio is what to compare.`,
         'SDK families come from the esbuild metafile inputs of each bundle (bytes each family puts in the output). esbuild inlines dynamic import() targets, so a family present in a bundle is at least parsed at cold start even when only a lazy path would evaluate it. aws-platform = S3 store, EventBridge report sink, Step Functions starter and the SDK core they share; it is in every function by design.',

@@ -17,6 +17,11 @@ export interface FunctionSpec {
   provider?: BlockType;
   /** Lambda timeout: one invocation is one short step (a poll, a submit), never a whole run. */
   timeoutSeconds: number;
+  /**
+   * Packages left out of this bundle: the code loads them with require() at run time, which
+   * finds the Lambda runtime's own AWS SDK (NODE_PATH) in Lambda and node_modules locally.
+   */
+  external?: readonly string[];
 }
 
 /** The functions of the deployed app. Provider functions exist per enabled provider. */
@@ -38,18 +43,37 @@ export const FUNCTIONS = {
   },
 } satisfies Record<string, FunctionSpec>;
 
+/**
+ * Per provider, what its bundle leaves to the runtime. ECS: the EC2 SDK (1.2 MB) serves only
+ * the default-network lookup, which the deployment's ECS_SUBNETS / ECS_SECURITY_GROUPS make
+ * unnecessary; when a block still needs it, the runtime's SDK provides it.
+ */
+export const PROVIDER_EXTERNALS: Partial<Record<BlockType, readonly string[]>> = {
+  'ecs-task': ['@aws-sdk/client-ec2'],
+};
+
 export function providerFunction(type: BlockType): FunctionSpec {
+  const external = PROVIDER_EXTERNALS[type];
   return {
     entry: `functions/infra/${type}.ts`,
     description: `Submit / watch / clean up ${type} runs`,
     provider: type,
     // submit may wait out throttling (e.g. RegisterTaskDefinition); kill waits the grace period
     timeoutSeconds: 300,
+    ...(external ? { external } : {}),
   };
 }
 
-/** Nothing is left out of a bundle: the SDK clients ship pinned and tree-shaken, not the runtime's. */
+/**
+ * Left out of every bundle: nothing. The SDK clients a function calls on its main path ship
+ * pinned and tree-shaken, not the runtime's; a function may leave out more (`external`).
+ */
 export const EXTERNAL_MODULES: readonly string[] = [];
+
+/** What esbuild leaves out of one function's bundle. */
+export function externalModules(spec: FunctionSpec): string[] {
+  return [...EXTERNAL_MODULES, ...(spec.external ?? [])];
+}
 
 /** esbuild options shared by CDK bundling and the bench (minified ESM, source maps). */
 export const ESBUILD_OPTIONS = {

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { InvalidInputError } from '../core/errors.js';
 import {
   ESBUILD_OPTIONS,
-  EXTERNAL_MODULES,
+  externalModules,
   type FunctionSpec,
   HANDLER_EXPORT,
   LAMBDA_ARCHITECTURE,
@@ -27,8 +27,8 @@ export const RUNTIME = new lambda.Runtime(LAMBDA_RUNTIME, lambda.RuntimeFamily.N
 export const ARCHITECTURE =
   LAMBDA_ARCHITECTURE === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 
-/** ESBUILD_OPTIONS as NodejsFunction bundling options; local esbuild only, never Docker. */
-export function cdkBundling(): nodejs.BundlingOptions {
+/** ESBUILD_OPTIONS as NodejsFunction bundling options for one function; local esbuild only, never Docker. */
+export function cdkBundling(spec: FunctionSpec): nodejs.BundlingOptions {
   return {
     forceDockerBundling: false,
     format: ESBUILD_OPTIONS.format === 'esm' ? nodejs.OutputFormat.ESM : nodejs.OutputFormat.CJS,
@@ -38,7 +38,7 @@ export function cdkBundling(): nodejs.BundlingOptions {
     target: ESBUILD_OPTIONS.target,
     mainFields: [...ESBUILD_OPTIONS.mainFields],
     banner: ESBUILD_OPTIONS.banner,
-    externalModules: [...EXTERNAL_MODULES],
+    externalModules: externalModules(spec),
     bundleAwsSDK: true,
     logLevel: nodejs.LogLevel.WARNING,
   };
@@ -105,7 +105,7 @@ export class SubmitterFunction extends Construct {
       ...(props.tracing ? { tracing: lambda.Tracing.ACTIVE } : {}),
       projectRoot: ROOT,
       depsLockFilePath: join(ROOT, 'package-lock.json'),
-      bundling: cdkBundling(),
+      bundling: cdkBundling(props.spec),
     });
   }
 }

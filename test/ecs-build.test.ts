@@ -170,6 +170,85 @@ describe('ecs-task build: network defaults', () => {
   });
 });
 
+describe("ecs-task build: the deployment's defaults (ECS_CLUSTER, ECS_SUBNETS, ECS_SECURITY_GROUPS)", () => {
+  const DEPLOYED = {
+    ...ENV,
+    ECS_CLUSTER: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prefect-runs',
+    ECS_SUBNETS: 'subnet-d1, subnet-d2',
+    ECS_SECURITY_GROUPS: 'sg-d1',
+  };
+  const deployed = (fields: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = DEPLOYED) =>
+    buildEcsRequest({ block: ecsBlock(fields), flowRun: FLOW_RUN }, env);
+
+  it('fill a block that names no cluster and no network: nothing left to look up, no public IP', () => {
+    const { runTask, lookups } = deployed();
+    assert.equal(runTask.cluster, DEPLOYED.ECS_CLUSTER);
+    assert.deepEqual(runTask.networkConfiguration?.awsvpcConfiguration, {
+      subnets: ['subnet-d1', 'subnet-d2'],
+      securityGroups: ['sg-d1'],
+      assignPublicIp: 'DISABLED',
+    });
+    assert.deepEqual(lookups, {});
+    // the same through the spec preview uses (process.env), and a block's own public IP wins
+    const asked = deployed({ network_configuration: { assignPublicIp: 'ENABLED' } });
+    assert.equal(asked.runTask.networkConfiguration?.awsvpcConfiguration?.assignPublicIp, 'ENABLED');
+    assert.deepEqual(asked.runTask.networkConfiguration?.awsvpcConfiguration?.subnets, [
+      'subnet-d1',
+      'subnet-d2',
+    ]);
+  });
+
+  it("the block wins, field by field; a block that names its own subnets or VPC gets none of the deployment's network", () => {
+    assert.equal(deployed({ cluster: 'mine' }).runTask.cluster, 'mine');
+    const ownSubnets = deployed({ network_configuration: { subnets: ['subnet-a'] } });
+    assert.deepEqual(ownSubnets.runTask.networkConfiguration?.awsvpcConfiguration, {
+      subnets: ['subnet-a'],
+      securityGroups: [],
+      assignPublicIp: 'DISABLED',
+    });
+    assert.deepEqual(
+      ownSubnets.lookups,
+      { securityGroups: "the default security group of the subnets' VPC" },
+      "the deployment's group may be in another VPC: the subnets' own default is looked up",
+    );
+    const ownVpc = deployed({ vpc_id: 'vpc-1' });
+    assert.deepEqual(ownVpc.runTask.networkConfiguration?.awsvpcConfiguration?.subnets, []);
+    assert.deepEqual(ownVpc.lookups, {
+      subnets: 'all subnets of VPC vpc-1',
+      securityGroups: 'the default security group of VPC vpc-1',
+    });
+    const ownGroups = deployed({ network_configuration: { securityGroups: ['sg-mine'] } });
+    assert.deepEqual(ownGroups.runTask.networkConfiguration?.awsvpcConfiguration, {
+      subnets: ['subnet-d1', 'subnet-d2'],
+      securityGroups: ['sg-mine'],
+      assignPublicIp: 'DISABLED',
+    });
+  });
+
+  it('what the deployment leaves out is looked up as before', () => {
+    const subnetsOnly = deployed({}, { ...ENV, ECS_SUBNETS: 'subnet-d1' });
+    assert.equal(subnetsOnly.runTask.cluster, undefined, 'the default cluster');
+    assert.deepEqual(subnetsOnly.lookups, {
+      securityGroups: "the default security group of the subnets' VPC",
+    });
+    const groupsOnly = deployed({}, { ...ENV, ECS_SECURITY_GROUPS: 'sg-d1' });
+    assert.deepEqual(groupsOnly.runTask.networkConfiguration?.awsvpcConfiguration, {
+      subnets: [],
+      securityGroups: ['sg-d1'],
+      assignPublicIp: 'ENABLED',
+    });
+    assert.deepEqual(groupsOnly.lookups, { subnets: 'all subnets of the default VPC' });
+  });
+
+  it('do not change the task definition, and reach neither EC2 nor EXTERNAL tasks without awsvpc', () => {
+    assert.deepEqual(deployed().taskDefinition, build().taskDefinition);
+    const ec2 = deployed({ launch_type: 'EC2' });
+    assert.equal(ec2.runTask.networkConfiguration, undefined, 'bridge networking stays bridge');
+    assert.equal(ec2.runTask.cluster, DEPLOYED.ECS_CLUSTER);
+    assert.equal(deployed({ launch_type: 'EXTERNAL' }).runTask.networkConfiguration, undefined);
+  });
+});
+
 describe('ecs-task build: task definition reuse', () => {
   it('the same content gets the same family across flow runs; env, command and labels do not change it', () => {
     const first = build({ env: { A: '1' }, labels: { team: 'a' } });
@@ -420,6 +499,36 @@ describe('ecs-task build: logs, secrets and customizations', () => {
       'infrastructure.task_customizations[0]',
       /cannot be applied to the RunTask request/,
     );
+    // fast-json-patch alone would say [0] for each of these
+    const good = { op: 'add', path: '/enableExecuteCommand', value: true };
+    for (const [index, bad] of [
+      [1, { op: 'replace', path: '/nope/deeper', value: 1 }],
+      [2, { op: 'remove', path: '/overrides/containerOverrides/5' }],
+      [2, { op: 'test', path: '/count', value: 2 }],
+      [1, { op: 'add', path: '/tags/-' }],
+    ] as const) {
+      const operations = index === 1 ? [good, bad] : [good, good, bad];
+      const error = problemAt(
+        () => build({ task_customizations: operations }),
+        `infrastructure.task_customizations[${index}]`,
+        /cannot be applied to the RunTask request/,
+      );
+      assert.equal(error.problems.length, 1, JSON.stringify(error.problems));
+    }
+  });
+
+  it('patch values are copies: a request never shares them with the block or another request', () => {
+    const block = ecsBlock({
+      task_customizations: [{ op: 'add', path: '/overrides/ephemeralStorage', value: { sizeInGiB: 30 } }],
+    });
+    const first = buildEcsRequest({ block, flowRun: FLOW_RUN }, ENV);
+    const storage = first.runTask.overrides?.ephemeralStorage;
+    assert.deepEqual(storage, { sizeInGiB: 30 });
+    assert.ok(storage);
+    storage.sizeInGiB = 99;
+    const second = buildEcsRequest({ block, flowRun: FLOW_RUN }, ENV);
+    assert.deepEqual(second.runTask.overrides?.ephemeralStorage, { sizeInGiB: 30 });
+    assert.deepEqual(block.task_customizations[0]?.value, { sizeInGiB: 30 });
   });
 
   it('labels become task tags with the flow-run id; overrides over 8192 characters are refused', () => {

@@ -297,6 +297,99 @@ describe('ecs-task on moto: the workflow', () => {
   });
 });
 
+describe('ecs-task on moto: the network the deployment gives', () => {
+  const EC2_LOOKUPS = /^Describe(Vpcs|Subnets|SecurityGroups)$/;
+  const clusterArn = `arn:aws:ecs:us-east-1:123456789012:cluster/${CLUSTER}`;
+
+  it('ECS_CLUSTER, ECS_SUBNETS and ECS_SECURITY_GROUPS fill a block that names neither: Completed, no EC2 call', async () => {
+    const network = await defaultNetwork();
+    const subnets = network.subnets.slice(0, 2);
+    const provider = createEcsTaskProvider({
+      clientConfig: { endpoint: proxy.endpoint },
+      retry: { baseMs: 1, capMs: 5 },
+      // as the CDK app sets them on the ECS function
+      env: {
+        ...process.env,
+        ECS_CLUSTER: clusterArn,
+        ECS_SUBNETS: subnets.join(','),
+        ECS_SECURITY_GROUPS: network.securityGroup,
+      },
+      loadEc2: () => {
+        throw new Error('the EC2 SDK is not needed when the deployment gives the network');
+      },
+    });
+    const event = await sampleEvent((block) => {
+      delete block.cluster;
+    });
+    const { reports, flowRunId } = await runWorkflow(event, provider);
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    assert.match(reports[0]?.identifier ?? '', new RegExp(`^${clusterArn}::arn:aws:ecs:`));
+    assert.deepEqual(
+      proxy.calls.filter((call) => EC2_LOOKUPS.test(call.operation)).map((call) => call.operation),
+      [],
+    );
+    const sent = proxy.callsOf('RunTask')[0]?.body as RunTaskCommandInput | undefined;
+    assert.equal(sent?.cluster, clusterArn);
+    assert.deepEqual(sent?.networkConfiguration?.awsvpcConfiguration, {
+      subnets,
+      securityGroups: [network.securityGroup],
+      assignPublicIp: 'DISABLED',
+    });
+    assert.equal((await tasksStartedFor(flowRunId)).length, 1);
+  });
+
+  it('without them, the default VPC is looked up in EC2 (the CLI, locally)', async () => {
+    const network = await defaultNetwork();
+    const home = await tempDir();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...moto.env(),
+      AWS_ENDPOINT_URL: proxy.endpoint,
+      POLL_CAP_SECONDS: '1',
+    };
+    for (const name of ['ECS_CLUSTER', 'ECS_SUBNETS', 'ECS_SECURITY_GROUPS']) delete env[name];
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin', 'submitter.js'), 'run', join(SAMPLES, SAMPLE), '--new-flow-run', '--home', home],
+      { cwd: ROOT, env },
+    );
+    assert.equal(JSON.parse(stdout).state, 'Completed');
+    const operations = proxy.calls.filter((call) => EC2_LOOKUPS.test(call.operation)).map((c) => c.operation);
+    assert.deepEqual(operations, ['DescribeVpcs', 'DescribeSubnets', 'DescribeSecurityGroups']);
+    const sent = proxy.callsOf('RunTask')[0]?.body as RunTaskCommandInput | undefined;
+    assert.deepEqual(sent?.networkConfiguration?.awsvpcConfiguration, {
+      subnets: network.subnets,
+      securityGroups: [network.securityGroup],
+      assignPublicIp: 'ENABLED',
+    });
+  });
+
+  it('a lookup where the EC2 SDK cannot be loaded fails at once, saying what to configure instead', async () => {
+    const provider = createEcsTaskProvider({
+      clientConfig: { endpoint: proxy.endpoint },
+      retry: { baseMs: 1, capMs: 5 },
+      env: {},
+      loadEc2: () => {
+        throw Object.assign(new Error("Cannot find module '@aws-sdk/client-ec2'"), {
+          code: 'MODULE_NOT_FOUND',
+        });
+      },
+    });
+    const target = targetOf(await sampleEvent());
+    await assert.rejects(provider.submit(target), (error: unknown) => {
+      assert.ok(error instanceof ProviderPermanentError);
+      assert.match(error.message, /@aws-sdk\/client-ec2 cannot be loaded here \(Cannot find module/);
+      assert.match(error.message, /'network_configuration\.subnets'/);
+      assert.match(
+        error.message,
+        /ecs\.subnetIds and ecs\.securityGroupIds .*ECS_SUBNETS \/ ECS_SECURITY_GROUPS/,
+      );
+      return true;
+    });
+    assert.equal(proxy.callsOf('RunTask').length, 0);
+  });
+});
+
 describe('ecs-task on moto: blocks from S3', () => {
   it('runs a block saved in S3, resolved by slug, with overrides merged', async () => {
     const s3 = new S3Client(moto.s3Config());

@@ -1,7 +1,8 @@
 // Lambda entry for the ECS provider's submit/watch/cleanup: this bundle holds only the ECS provider.
+// Imported statically: esbuild keeps every export of a package reached through import(), so a
+// lazy import here would bundle all of the ECS SDK's commands instead of the few used.
+import { ecsTaskProvider } from '../../providers/ecs-task/index.js';
 import { createInfrastructureHandler } from '../infrastructure.js';
 import { depsFromEnv } from '../lib/deps.js';
 
-export const handler = createInfrastructureHandler(() =>
-  depsFromEnv(async () => (await import('../../providers/ecs-task/index.js')).ecsTaskProvider),
-);
+export const handler = createInfrastructureHandler(() => depsFromEnv(async () => ecsTaskProvider));

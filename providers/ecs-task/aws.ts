@@ -3,11 +3,12 @@
 // errors (throttling, 5xx, timeouts, dropped connections) are retried with backoff and
 // full jitter; permanent ones become ProviderPermanentError at once, with a hint.
 import { createHash } from 'node:crypto';
-import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ProviderPermanentError, ProviderTransientError } from '../../core/errors.js';
 import type { AwsCredentials } from './block.js';
+import { type Ec2Sdk, type Ec2SdkLoader, loadEc2Sdk, requireEc2Sdk } from './ec2-sdk.js';
 
 export interface RetryPolicy {
   /** Tries per call, the first included. */
@@ -186,13 +187,26 @@ function cacheKey(credentials: AwsCredentials): string {
   return [credentials.region_name, credentials.profile_name, credentials.aws_access_key_id, secret].join('|');
 }
 
-/** Clients made on first use and kept for the container's life; EC2 and Logs load only when needed. */
+/** An EC2 client and the SDK it came from (its commands). */
+export interface Ec2Access {
+  client: EC2Client;
+  sdk: Ec2Sdk;
+}
+
+/**
+ * Clients made on first use and kept for the container's life. ECS and Logs are bundled
+ * (imported statically, so a bundle keeps only the commands used); EC2 is loaded on first
+ * use through `loadEc2` (see ec2-sdk.ts).
+ */
 export class AwsClients {
   private readonly ecsClients = new Map<string, ECSClient>();
-  private readonly ec2Clients = new Map<string, EC2Client>();
+  private readonly ec2Clients = new Map<string, Ec2Access>();
   private readonly logsClients = new Map<string, CloudWatchLogsClient>();
 
-  constructor(private readonly extra: ClientConfig = {}) {}
+  constructor(
+    private readonly extra: ClientConfig = {},
+    private readonly loadEc2: Ec2SdkLoader = requireEc2Sdk,
+  ) {}
 
   ecs(credentials: AwsCredentials): ECSClient {
     const key = cacheKey(credentials);
@@ -204,23 +218,23 @@ export class AwsClients {
     return client;
   }
 
-  async ec2(credentials: AwsCredentials): Promise<EC2Client> {
+  /** Throws ProviderPermanentError (saying how to do without) when the EC2 SDK cannot be loaded. */
+  ec2(credentials: AwsCredentials): Ec2Access {
     const key = cacheKey(credentials);
-    let client = this.ec2Clients.get(key);
-    if (!client) {
-      const { EC2Client } = await import('@aws-sdk/client-ec2');
-      client = new EC2Client(clientConfig(credentials, this.extra));
-      this.ec2Clients.set(key, client);
+    let access = this.ec2Clients.get(key);
+    if (!access) {
+      const sdk = loadEc2Sdk(this.loadEc2);
+      access = { client: new sdk.EC2Client(clientConfig(credentials, this.extra)), sdk };
+      this.ec2Clients.set(key, access);
     }
-    return client;
+    return access;
   }
 
   /** Logs live where the awslogs driver was told to write them, maybe another region. */
-  async logs(credentials: AwsCredentials, region: string): Promise<CloudWatchLogsClient> {
+  logs(credentials: AwsCredentials, region: string): CloudWatchLogsClient {
     const key = `${cacheKey(credentials)}|${region}`;
     let client = this.logsClients.get(key);
     if (!client) {
-      const { CloudWatchLogsClient } = await import('@aws-sdk/client-cloudwatch-logs');
       client = new CloudWatchLogsClient({ ...clientConfig(credentials, this.extra), region });
       this.logsClients.set(key, client);
     }
@@ -237,9 +251,11 @@ export class AwsClients {
   }
 
   destroy(): void {
-    for (const map of [this.ecsClients, this.ec2Clients, this.logsClients]) {
+    for (const map of [this.ecsClients, this.logsClients]) {
       for (const client of map.values()) client.destroy();
       map.clear();
     }
+    for (const { client } of this.ec2Clients.values()) client.destroy();
+    this.ec2Clients.clear();
   }
 }

@@ -1,6 +1,7 @@
 // Block + flow run → the exact ECS requests (pure): the task definition to find or
 // register, and the RunTask input. `preview` prints this; submit sends it, after filling
-// in only what `lookups` names (subnets / security group of the VPC).
+// in only what `lookups` names (subnets / security group of the VPC). What the block leaves
+// open, the deployment's ECS_* defaults fill first (deployment.ts).
 import type {
   AwsVpcConfiguration,
   CapacityProviderStrategyItem,
@@ -16,6 +17,7 @@ import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
 import type { Target } from '../port.js';
 import { ECS_DEFAULT_CPU, ECS_DEFAULT_MEMORY, type EcsTaskBlock } from './block.js';
 import { buildTaskDefinition, type DefinitionContext, isFargate, usesAwsvpc } from './definition.js';
+import { type DeploymentDefaults, deploymentDefaults } from './deployment.js';
 
 /** ECS refuses RunTask overrides longer than this (characters of JSON). */
 export const MAX_OVERRIDES_CHARS = 8192;
@@ -55,45 +57,59 @@ function capacityStrategy(block: EcsTaskBlock): CapacityProviderStrategyItem[] |
 }
 
 /**
- * The network default: with neither subnets nor a VPC given, the task runs in the default
- * VPC's subnets with a public IP — those subnets have no NAT, and without one the image
- * cannot be pulled. Subnets or a VPC given means a network someone designed (usually
- * private subnets behind a NAT): no public IP unless asked for.
+ * Block > deployment > lookup. The deployment's subnets and groups apply only to a block that
+ * names no network of its own (no subnets, no VPC): they may belong to another VPC.
+ * With no subnets from either, the task runs in the default VPC's subnets with a public IP —
+ * those subnets have no NAT, and without one the image cannot be pulled. Subnets or a VPC
+ * given means a network someone designed (usually private subnets behind a NAT): no public
+ * IP unless asked for.
  */
-function awsvpcConfiguration(block: EcsTaskBlock): AwsVpcConfiguration {
+function awsvpcConfiguration(block: EcsTaskBlock, deployment: DeploymentDefaults): AwsVpcConfiguration {
   const given = block.network_configuration ?? {};
-  const defaultVpc = !given.subnets?.length && !block.vpc_id;
-  const config: AwsVpcConfiguration = {
-    subnets: [...(given.subnets ?? [])],
-    securityGroups: [...(given.securityGroups ?? [])],
-  };
+  const ownNetwork = Boolean(given.subnets?.length) || block.vpc_id !== null;
+  const subnets = given.subnets?.length ? given.subnets : ownNetwork ? [] : deployment.subnets;
+  const groups = given.securityGroups?.length
+    ? given.securityGroups
+    : ownNetwork
+      ? []
+      : deployment.securityGroups;
+  const defaultVpc = !subnets.length && !block.vpc_id;
+  const config: AwsVpcConfiguration = { subnets: [...subnets], securityGroups: [...groups] };
   // assignPublicIp is a Fargate setting; EC2 tasks in awsvpc mode refuse it unless asked for
   if (given.assignPublicIp) config.assignPublicIp = given.assignPublicIp;
   else if (isFargate(block.launch_type)) config.assignPublicIp = defaultVpc ? 'ENABLED' : 'DISABLED';
   return config;
 }
 
-/** Patches the request in place: it is built fresh (nothing in it belongs to the block) for this. */
-function applyCustomizations(
-  request: RunTaskCommandInput,
-  block: EcsTaskBlock,
-  patchJson: string,
-): RunTaskCommandInput {
-  if (!block.task_customizations.length) return request;
-  try {
-    // the operations' values are inserted as they are: copies, so no request ever shares them
-    const operations = JSON.parse(patchJson) as jsonpatch.Operation[];
-    return jsonpatch.applyPatch(request, operations, true, true).newDocument;
-  } catch (error) {
-    const index = (error as { index?: number }).index ?? 0;
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new InvalidInputError('Invalid ecs-task block', [
-      {
-        path: `infrastructure.task_customizations[${index}]`,
-        message: `cannot be applied to the RunTask request (${message}); paths are JSON pointers into it, e.g. '/overrides/containerOverrides/0/environment/-'`,
-      },
-    ]);
+/**
+ * Patches the request in place (it is built fresh: nothing in it belongs to the block), one
+ * operation at a time: fast-json-patch reports index 0 for a failing operation wherever it is.
+ */
+function applyCustomizations(request: RunTaskCommandInput, block: EcsTaskBlock): RunTaskCommandInput {
+  const operations = block.task_customizations as jsonpatch.Operation[];
+  let document = request;
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index] as jsonpatch.Operation;
+    try {
+      // values are inserted as they are: a copy, so no request ever shares them with the block
+      const own = 'value' in operation ? { ...operation, value: jsonCopy(operation.value) } : operation;
+      document = jsonpatch.applyOperation(document, own, true, true, true, index).newDocument;
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new InvalidInputError('Invalid ecs-task block', [
+        {
+          path: `infrastructure.task_customizations[${index}]`,
+          message: `cannot be applied to the RunTask request (${message}); paths are JSON pointers into it, e.g. '/overrides/containerOverrides/0/environment/-'`,
+        },
+      ]);
+    }
   }
+  return document;
+}
+
+/** A copy of a JSON value (patch values come from JSON documents). */
+function jsonCopy(value: unknown): unknown {
+  return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
 }
 
 function overrides(block: EcsTaskBlock, target: Target<EcsTaskBlock>): RunTaskCommandInput['overrides'] {
@@ -121,6 +137,7 @@ export function buildEcsRequest(
   env: NodeJS.ProcessEnv = process.env,
 ): EcsRequest {
   const { block, flowRun } = target;
+  const deployment = deploymentDefaults(env);
   const context: DefinitionContext = {
     region: block.aws_credentials.region_name ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
   };
@@ -142,21 +159,23 @@ export function buildEcsRequest(
   let runTask: RunTaskCommandInput = {
     taskDefinition: block.task_definition_arn ?? taskDefinition?.family ?? '',
   };
-  if (block.cluster) runTask.cluster = block.cluster;
+  const cluster = block.cluster ?? deployment.cluster;
+  if (cluster) runTask.cluster = cluster;
   runTask.count = 1;
   if (strategy) runTask.capacityProviderStrategy = strategy;
   else runTask.launchType = block.launch_type === 'FARGATE_SPOT' ? 'FARGATE' : block.launch_type;
   if (usesAwsvpc(block, taskDefinition) || (block.task_definition_arn && block.network_configuration)) {
-    runTask.networkConfiguration = { awsvpcConfiguration: awsvpcConfiguration(block) };
+    runTask.networkConfiguration = { awsvpcConfiguration: awsvpcConfiguration(block, deployment) };
   }
   runTask.overrides = overrides(block, target);
   runTask.startedBy = key;
   runTask.clientToken = key;
   runTask.tags = tags;
-  // the idempotency key is not the customizations' to change: it is what finds this run's task again
-  const patchJson = block.task_customizations.length ? JSON.stringify(block.task_customizations) : '';
-  runTask = { ...applyCustomizations(runTask, block, patchJson), startedBy: key, clientToken: key };
-  const overridesLength = overridesSize(runTask, block, patchJson);
+  if (block.task_customizations.length) {
+    // the idempotency key is not the customizations' to change: it is what finds this run's task again
+    runTask = { ...applyCustomizations(runTask, block), startedBy: key, clientToken: key };
+  }
+  const overridesLength = overridesSize(runTask, block);
   if (overridesLength > MAX_OVERRIDES_CHARS) {
     throw new InvalidInputError('Invalid ecs-task block', [
       {
@@ -169,12 +188,15 @@ export function buildEcsRequest(
 }
 
 /** The overrides' JSON length; skipped (0) when a generous upper bound is under the limit. */
-function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock, patchJson: string): number {
+function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock): number {
   // copy/move can duplicate what is there: no bound then
   const duplicates = block.task_customizations.some((op) => op.op === 'copy' || op.op === 'move');
   if (!duplicates) {
     // braces, keys, sizes, the flow-run id; the names and roles; and whatever a patch adds
-    let bound = 300 + patchJson.length + block.container_name.length;
+    const patchLength = block.task_customizations.length
+      ? JSON.stringify(block.task_customizations).length
+      : 0;
+    let bound = 300 + patchLength + block.container_name.length;
     bound += (block.task_role_arn?.length ?? 0) + (block.execution_role_arn?.length ?? 0);
     for (const name in block.env) bound += 30 + name.length + 6 * (block.env[name]?.length ?? 0);
     for (const part of block.command) bound += 3 + 6 * part.length;

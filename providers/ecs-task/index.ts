@@ -1,6 +1,7 @@
 // The `ecs-task` provider: one ECS task per flow run.
 // submit: adopt the task already started for this flow run (ListTasks by startedBy), else
-// find-or-register the definition, fill the network from the VPC, RunTask with a clientToken.
+// find-or-register the definition, fill what the block and the deployment left open of the
+// network from the VPC, RunTask with a clientToken.
 // status: DescribeTasks → phase, exit code, diagnosis, log links and the last log lines.
 // kill: StopTask with a reason, then wait for STOPPED. cleanup: stop what is left (found
 // by flow run when submit failed half-way); deregister our definition when asked.
@@ -28,6 +29,7 @@ import {
 } from './aws.js';
 import type { EcsTaskBlock } from './block.js';
 import { buildEcsRequest, type EcsRequest } from './build.js';
+import type { Ec2SdkLoader } from './ec2-sdk.js';
 import { DEFAULT_CLUSTER, formatIdentifier, parseIdentifier, type TaskRef } from './identifier.js';
 import { logLocation, TAIL_LINES, tailLogs } from './logs.js';
 import { resolveNetwork } from './network.js';
@@ -42,8 +44,10 @@ export interface EcsTaskProviderOptions {
   /** How often kill checks whether the task has stopped (ms). */
   killPollMs?: number;
   logLines?: number;
-  /** Where build reads AWS_REGION for the awslogs driver. */
+  /** Where build reads AWS_REGION (for the awslogs driver) and the deployment's ECS_* defaults. */
   env?: NodeJS.ProcessEnv;
+  /** How the EC2 SDK is loaded for the default-network lookups (default: require, see ec2-sdk.ts). */
+  loadEc2?: Ec2SdkLoader;
 }
 
 const STOP_REASON_LIMIT = 255;
@@ -64,9 +68,12 @@ const explainCluster =
     if (name === 'ConflictException') {
       return `a task was already started for this flow run with different parameters (${text}); the block changed between attempts`;
     }
-    if (name === 'InvalidParameterException' || name === 'ClientException') {
-      if (/subnet/i.test(text)) return `${text}: fix 'network_configuration.subnets' or 'vpc_id'`;
-      if (/security ?group/i.test(text)) return `${text}: fix 'network_configuration.securityGroups'`;
+    const invalidNetwork = name.startsWith('InvalidSubnet') || name.startsWith('InvalidGroup');
+    if (name === 'InvalidParameterException' || name === 'ClientException' || invalidNetwork) {
+      if (/subnet/i.test(text))
+        return `${text}: fix 'network_configuration.subnets' or 'vpc_id' (for blocks that give neither: the deployment's ECS_SUBNETS)`;
+      if (/security ?group/i.test(text))
+        return `${text}: fix 'network_configuration.securityGroups' (for blocks that give no network: the deployment's ECS_SECURITY_GROUPS)`;
       if (/role/i.test(text)) return `${text}: fix 'task_role_arn' / 'execution_role_arn'`;
       if (/capacity ?provider/i.test(text))
         return `${text}: fix 'capacity_provider_strategy' or 'launch_type'`;
@@ -87,7 +94,7 @@ export function createEcsTaskProvider(
   options: EcsTaskProviderOptions = {},
 ): Provider<EcsTaskBlock, EcsRequest> {
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
-  const clients = new AwsClients(options.clientConfig);
+  const clients = new AwsClients(options.clientConfig, options.loadEc2);
   const definitions = new TaskDefinitions(retry);
   const killPollMs = options.killPollMs ?? 2000;
   const logLines = options.logLines ?? TAIL_LINES;
@@ -207,10 +214,7 @@ export function createEcsTaskProvider(
     if (!logs) return result;
     const withLinks = { ...result, links: taskLinks(ref, logs) };
     if (!final) return withLinks;
-    const location = logs;
-    const tail = await clients
-      .logs(target.block.aws_credentials, location.region)
-      .then((client) => tailLogs(client, location, logLines));
+    const tail = await tailLogs(clients.logs(target.block.aws_credentials, logs.region), logs, logLines);
     return tail === undefined ? withLinks : { ...withLinks, logs_tail: tail };
   }
 

@@ -1,6 +1,6 @@
 // Where a task's container logs (awslogs driver) and the last lines written there.
 
-import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import { taskId } from './identifier.js';
 import type { LogLocation } from './status.js';
@@ -28,7 +28,6 @@ export async function tailLogs(
   location: LogLocation,
   lines = TAIL_LINES,
 ): Promise<string | undefined> {
-  const { GetLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
   try {
     const out = await client.send(
       new GetLogEventsCommand({

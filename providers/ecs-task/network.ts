@@ -1,14 +1,15 @@
-// Fills what the block left to the account: the VPC's subnets and its default security
-// group. Made explicit in the request (and the log), never left to ECS's defaults.
+// Fills what neither the block nor the deployment gave (build.ts applies both): the VPC's
+// subnets and its default security group. Made explicit in the request (and the log),
+// never left to ECS's defaults.
 
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsVpcConfiguration, RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { ProviderPermanentError } from '../../core/errors.js';
-import { awsErrorName, type RetryPolicy, withRetry } from './aws.js';
+import { awsErrorName, type Ec2Access, type RetryPolicy, withRetry } from './aws.js';
 
 export interface NetworkContext {
   vpcId: string | null;
-  ec2: () => Promise<EC2Client>;
+  /** Called only when something must be looked up (it may load the EC2 SDK, and fail to). */
+  ec2: () => Ec2Access;
   retry: RetryPolicy;
   region: string | undefined;
 }
@@ -22,11 +23,11 @@ const explainNetwork = (error: unknown): string | undefined => {
   return undefined;
 };
 
-async function defaultVpc(ec2: EC2Client, context: NetworkContext): Promise<string> {
-  const { DescribeVpcsCommand } = await import('@aws-sdk/client-ec2');
+async function defaultVpc(ec2: Ec2Access, context: NetworkContext): Promise<string> {
+  const { DescribeVpcsCommand } = ec2.sdk;
   const out = await withRetry(
     'DescribeVpcs',
-    () => ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+    () => ec2.client.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
     context.retry,
     explainNetwork,
   );
@@ -39,11 +40,11 @@ async function defaultVpc(ec2: EC2Client, context: NetworkContext): Promise<stri
   return id;
 }
 
-async function subnetsOf(ec2: EC2Client, vpcId: string, context: NetworkContext): Promise<string[]> {
-  const { DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+async function subnetsOf(ec2: Ec2Access, vpcId: string, context: NetworkContext): Promise<string[]> {
+  const { DescribeSubnetsCommand } = ec2.sdk;
   const out = await withRetry(
     'DescribeSubnets',
-    () => ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })),
+    () => ec2.client.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })),
     context.retry,
     explainNetwork,
   );
@@ -56,11 +57,11 @@ async function subnetsOf(ec2: EC2Client, vpcId: string, context: NetworkContext)
   return ids.sort();
 }
 
-async function vpcOfSubnet(ec2: EC2Client, subnet: string, context: NetworkContext): Promise<string> {
-  const { DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+async function vpcOfSubnet(ec2: Ec2Access, subnet: string, context: NetworkContext): Promise<string> {
+  const { DescribeSubnetsCommand } = ec2.sdk;
   const out = await withRetry(
     'DescribeSubnets',
-    () => ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet] })),
+    () => ec2.client.send(new DescribeSubnetsCommand({ SubnetIds: [subnet] })),
     context.retry,
     explainNetwork,
   );
@@ -70,12 +71,12 @@ async function vpcOfSubnet(ec2: EC2Client, subnet: string, context: NetworkConte
   return id;
 }
 
-async function defaultSecurityGroup(ec2: EC2Client, vpcId: string, context: NetworkContext): Promise<string> {
-  const { DescribeSecurityGroupsCommand } = await import('@aws-sdk/client-ec2');
+async function defaultSecurityGroup(ec2: Ec2Access, vpcId: string, context: NetworkContext): Promise<string> {
+  const { DescribeSecurityGroupsCommand } = ec2.sdk;
   const out = await withRetry(
     'DescribeSecurityGroups',
     () =>
-      ec2.send(
+      ec2.client.send(
         new DescribeSecurityGroupsCommand({
           Filters: [
             { Name: 'vpc-id', Values: [vpcId] },
@@ -105,7 +106,7 @@ export async function resolveNetwork(
   const needSubnets = !given.subnets?.length;
   const needGroups = !given.securityGroups?.length;
   if (!needSubnets && !needGroups) return runTask;
-  const ec2 = await context.ec2();
+  const ec2 = context.ec2();
   let vpcId = context.vpcId ?? undefined;
   const resolved: AwsVpcConfiguration = { ...given };
   if (needSubnets) {
