@@ -40,9 +40,11 @@ import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
+import { DEFAULT_RETRY } from '../providers/ecs-task/aws.js';
 import type { EcsTaskBlock } from '../providers/ecs-task/block.js';
 import type { EcsRequest } from '../providers/ecs-task/build.js';
 import { createEcsTaskProvider } from '../providers/ecs-task/index.js';
+import { TaskDefinitions } from '../providers/ecs-task/task-definitions.js';
 import { idempotencyKey } from '../providers/identity.js';
 import type { Provider, Target } from '../providers/port.js';
 import { ROOT, SAMPLES, sample, sleep, tempDir, testDeps } from './helpers.js';
@@ -515,6 +517,71 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
         ?.status;
     assert.equal(await status(mine?.taskDefinitionArn), 'INACTIVE');
     assert.equal(await status(theirs?.taskDefinitionArn), 'ACTIVE');
+  });
+});
+
+describe('ecs-task on moto: concurrent first submits of one block', () => {
+  async function activeRevisions(family: string): Promise<string[]> {
+    const out = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE' }));
+    return out.taskDefinitionArns ?? [];
+  }
+
+  it('in one process they share one find-or-register: one revision for 10 concurrent runs', async () => {
+    const provider = ecsProvider();
+    const targets = await Promise.all(Array.from({ length: 10 }, async () => targetOf(await sampleEvent())));
+    const submissions = await Promise.all(targets.map((target) => provider.submit(target)));
+    assert.equal(new Set(submissions.map((s) => s.identifier)).size, 10);
+    assert.equal(proxy.callsOf('RegisterTaskDefinition').length, 1);
+    assert.equal(proxy.callsOf('DescribeTaskDefinition').length, 1);
+    const family = provider.build(targets[0] as Target<EcsTaskBlock>).taskDefinition?.family ?? '';
+    assert.equal((await activeRevisions(family)).length, 1);
+  });
+
+  it('across cold starts that all register, the family converges on its lowest revision', async () => {
+    const starts = 5;
+    // every cold start's DescribeTaskDefinition is answered only once all have asked: all miss, all register
+    let waiting = 0;
+    let release: () => void = () => undefined;
+    const allAsked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const client = new ECSClient({ ...moto.clientConfig(), endpoint: proxy.endpoint });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } finally {
+          if (context.commandName === 'DescribeTaskDefinitionCommand') {
+            if (++waiting === starts) release();
+            await allAsked;
+          }
+        }
+      },
+      { step: 'initialize', name: 'describeBarrier' },
+    );
+    const target = targetOf(await sampleEvent());
+    const definition = ecsProvider().build(target).taskDefinition;
+    assert.ok(definition?.family);
+    const retry = { ...DEFAULT_RETRY, baseMs: 1, capMs: 5 };
+    const ensured = await Promise.all(
+      Array.from({ length: starts }, () => new TaskDefinitions(retry).ensure(client, definition)),
+    );
+    client.destroy();
+    assert.equal(proxy.callsOf('RegisterTaskDefinition').length, starts, 'each cold start registered');
+    const [kept, ...others] = ensured;
+    assert.match(kept?.arn ?? '', new RegExp(`:task-definition/${definition.family}:1$`));
+    for (const other of others) assert.equal(other.arn, kept?.arn, 'all keep the lowest revision');
+    assert.equal(ensured.filter((e) => e.registered).length, 1, 'one of them registered the one kept');
+    assert.equal(proxy.callsOf('DeregisterTaskDefinition').length, starts - 1, 'each duplicate once');
+    assert.deepEqual(await activeRevisions(definition.family), [kept?.arn]);
+
+    // a later cold start reuses it (moto describes the family's latest revision even when it
+    // is INACTIVE; the provider then finds the ACTIVE one) and its run completes
+    proxy.clear();
+    const { reports } = await runWorkflow(await sampleEvent(), ecsProvider());
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    assert.equal(proxy.callsOf('RegisterTaskDefinition').length, 0);
+    assert.deepEqual(await activeRevisions(definition.family), [kept?.arn]);
   });
 });
 
