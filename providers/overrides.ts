@@ -15,11 +15,12 @@ function isDoc(value: unknown): value is Doc {
 /** `{"env.FOO": "x", "cpu": 2}` → `{env: {FOO: "x"}, cpu: 2}` */
 export function expandDotKeys(overrides: Doc): Doc {
   const out: Doc = {};
-  for (const [key, value] of Object.entries(overrides)) {
-    const parts = key.split('.');
-    const head = parts[0] ?? key;
-    const path = NAME_MAPS.has(head) && parts.length > 1 ? [head, parts.slice(1).join('.')] : parts;
-    if (path.some((part) => part === '')) {
+  for (const key of Object.keys(overrides)) {
+    const value = overrides[key];
+    const dot = key.indexOf('.');
+    const head = dot < 0 ? key : key.slice(0, dot);
+    const path = dot < 0 ? [key] : NAME_MAPS.has(head) ? [head, key.slice(dot + 1)] : key.split('.');
+    if (path.includes('')) {
       throw new InvalidInputError('Invalid infra_overrides', [
         {
           path: `infra_overrides[${JSON.stringify(key)}]`,
@@ -28,14 +29,14 @@ export function expandDotKeys(overrides: Doc): Doc {
       ]);
     }
     let cursor = out;
-    path.forEach((part, index) => {
-      if (index === path.length - 1) {
-        cursor[part] = isDoc(cursor[part]) && isDoc(value) ? overlay(cursor[part] as Doc, value) : value;
-      } else {
-        if (!isDoc(cursor[part])) cursor[part] = {};
-        cursor = cursor[part] as Doc;
-      }
-    });
+    const last = path.length - 1;
+    for (let index = 0; index < last; index++) {
+      const part = path[index] as string;
+      if (!isDoc(cursor[part])) cursor[part] = {};
+      cursor = cursor[part] as Doc;
+    }
+    const part = path[last] as string;
+    cursor[part] = isDoc(cursor[part]) && isDoc(value) ? overlay(cursor[part] as Doc, value) : value;
   }
   return out;
 }
@@ -49,12 +50,24 @@ function overlay(first: Doc, second: Doc): Doc {
   return out;
 }
 
+/**
+ * `patch` merged over `base`, in base's key order then the patch's new keys. Built without
+ * `delete` (which would turn the result into a slow dictionary object for everything after).
+ */
 function mergeInto(base: Doc, patch: Doc): Doc {
-  const out: Doc = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else if (isDoc(value) && isDoc(out[key])) out[key] = mergeInto(out[key] as Doc, value);
-    else out[key] = value;
+  const out: Doc = {};
+  for (const key of Object.keys(base)) {
+    if (!Object.hasOwn(patch, key)) {
+      out[key] = base[key];
+      continue;
+    }
+    const value = patch[key];
+    if (value === null) continue;
+    out[key] = isDoc(value) && isDoc(base[key]) ? mergeInto(base[key] as Doc, value) : value;
+  }
+  for (const key of Object.keys(patch)) {
+    const value = patch[key];
+    if (value !== null && !Object.hasOwn(base, key)) out[key] = value;
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { InvalidInputError, ProviderPermanentError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { FlowRun } from '../events/schema.js';
 import { parseBlock } from '../providers/blocks.js';
-import type { EcsTaskBlock } from '../providers/ecs-task/block.js';
+import { AwsCredentialsSchema, type EcsTaskBlock } from '../providers/ecs-task/block.js';
 import { buildEcsRequest } from '../providers/ecs-task/build.js';
 import {
   buildTaskDefinition,
@@ -544,6 +544,34 @@ describe('ecs-task build: logs, secrets and customizations', () => {
       'infrastructure.env',
       /over ECS's limit of 8192/,
     );
+    // what a patch puts into the overrides counts too, and tags with Unicode letters stay as they are
+    const big = { name: 'BIG', value: 'x'.repeat(9000) };
+    problemAt(
+      () =>
+        build({
+          task_customizations: [
+            { op: 'add', path: '/overrides/containerOverrides/0/environment/-', value: big },
+          ],
+        }),
+      'infrastructure.env',
+      /overrides are \d+ characters, over ECS's limit of 8192/,
+    );
+    const nearly = { name: 'NEARLY', value: 'x'.repeat(7000) };
+    const patched = build({
+      task_customizations: [
+        { op: 'add', path: '/overrides/containerOverrides/0/environment/-', value: nearly },
+      ],
+    });
+    assert.deepEqual(patched.runTask.overrides?.containerOverrides?.[0]?.environment?.at(-1), nearly);
+    assert.deepEqual(build({ labels: { équipe: 'données' } }).runTask.tags?.[0], {
+      key: 'équipe',
+      value: 'données',
+    });
+  });
+
+  it('a block without aws_credentials gets what the credentials schema gives for none', () => {
+    assert.deepEqual(ecsBlock().aws_credentials, AwsCredentialsSchema.parse({}));
+    assert.notEqual(ecsBlock().aws_credentials, ecsBlock().aws_credentials, 'a fresh object per block');
   });
 
   it('watch defaults come from the block', () => {

@@ -11,6 +11,15 @@ export const AwsCredentialsSchema = z.strictObject({
 });
 export type AwsCredentials = z.infer<typeof AwsCredentialsSchema>;
 
+/** `AwsCredentialsSchema.parse({})`, without parsing on every block that gives none. */
+const noCredentials = (): AwsCredentials => ({
+  aws_access_key_id: null,
+  aws_secret_access_key: null,
+  aws_session_token: null,
+  profile_name: null,
+  region_name: null,
+});
+
 const Arn = z.string().regex(/^arn:aws[a-z-]*:/, { message: "must be an ARN ('arn:aws:…')" });
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -20,7 +29,7 @@ export const ECS_DEFAULT_CONTAINER = 'prefect';
 
 /** `ecs-task`: an Amazon ECS task (Fargate, EC2, External or Fargate Spot). */
 export const EcsTaskBlockSchema = blockSchema('ecs-task', {
-  aws_credentials: AwsCredentialsSchema.default(() => AwsCredentialsSchema.parse({})),
+  aws_credentials: AwsCredentialsSchema.default(noCredentials),
   image: z.string().min(1).nullable().default(null),
   /** CPU units (1024 = 1 vCPU): task level on Fargate, container level on EC2/External. */
   cpu: z.number().int().positive().default(ECS_DEFAULT_CPU),
@@ -102,16 +111,15 @@ export const EcsTaskBlockSchema = blockSchema('ecs-task', {
       });
     }
   }
-  const allowed = new Set(block.plaintext_env_allowed);
-  for (const [name, value] of Object.entries(block.env)) {
-    if (value === null) continue;
+  for (const name in block.env) {
+    if (block.env[name] === null) continue;
     if (name in block.secrets) {
       ctx.addIssue({
         code: 'custom',
         path: ['env', name],
         message: `is also in 'secrets': give it in one place only`,
       });
-    } else if (isSecretEnvName(name) && !allowed.has(name)) {
+    } else if (isSecretEnvName(name) && !block.plaintext_env_allowed.includes(name)) {
       ctx.addIssue({
         code: 'custom',
         path: ['env', name],

@@ -12,12 +12,11 @@ import type {
 } from '@aws-sdk/client-ecs';
 import jsonpatch from 'fast-json-patch';
 import { InvalidInputError } from '../../core/errors.js';
-import { concreteEnv } from '../base.js';
 import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
 import type { Target } from '../port.js';
 import { ECS_DEFAULT_CPU, ECS_DEFAULT_MEMORY, type EcsTaskBlock } from './block.js';
 import { buildTaskDefinition, type DefinitionContext, isFargate, usesAwsvpc } from './definition.js';
-import { type DeploymentDefaults, deploymentDefaults } from './deployment.js';
+import { deploymentCluster, deploymentNetwork } from './deployment.js';
 
 /** ECS refuses RunTask overrides longer than this (characters of JSON). */
 export const MAX_OVERRIDES_CHARS = 8192;
@@ -39,10 +38,11 @@ export interface EcsRequest {
 }
 
 const TAG_TEXT = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
-const TAG_BAD = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/u;
+/** What ECS takes in tags, in ASCII: most tags, checked faster than the Unicode classes. */
+const TAG_ASCII = /^[A-Za-z0-9 _.:/=+\-@]*$/;
 
 function tagText(text: string, max: number): string {
-  return (TAG_BAD.test(text) ? text.replace(TAG_TEXT, '_') : text).slice(0, max);
+  return (TAG_ASCII.test(text) ? text : text.replace(TAG_TEXT, '_')).slice(0, max);
 }
 
 function tag(key: string, value: string): Tag {
@@ -64,15 +64,13 @@ function capacityStrategy(block: EcsTaskBlock): CapacityProviderStrategyItem[] |
  * given means a network someone designed (usually private subnets behind a NAT): no public
  * IP unless asked for.
  */
-function awsvpcConfiguration(block: EcsTaskBlock, deployment: DeploymentDefaults): AwsVpcConfiguration {
+function awsvpcConfiguration(block: EcsTaskBlock, env: NodeJS.ProcessEnv): AwsVpcConfiguration {
   const given = block.network_configuration ?? {};
   const ownNetwork = Boolean(given.subnets?.length) || block.vpc_id !== null;
-  const subnets = given.subnets?.length ? given.subnets : ownNetwork ? [] : deployment.subnets;
-  const groups = given.securityGroups?.length
-    ? given.securityGroups
-    : ownNetwork
-      ? []
-      : deployment.securityGroups;
+  const ownGroups = Boolean(given.securityGroups?.length);
+  const deployment = ownNetwork ? undefined : deploymentNetwork(env);
+  const subnets = given.subnets?.length ? given.subnets : (deployment?.subnets ?? []);
+  const groups = ownGroups ? (given.securityGroups ?? []) : (deployment?.securityGroups ?? []);
   const defaultVpc = !subnets.length && !block.vpc_id;
   const config: AwsVpcConfiguration = { subnets: [...subnets], securityGroups: [...groups] };
   // assignPublicIp is a Fargate setting; EC2 tasks in awsvpc mode refuse it unless asked for
@@ -84,15 +82,21 @@ function awsvpcConfiguration(block: EcsTaskBlock, deployment: DeploymentDefaults
 /**
  * Patches the request in place (it is built fresh: nothing in it belongs to the block), one
  * operation at a time: fast-json-patch reports index 0 for a failing operation wherever it is.
+ * Returns the patched request and an upper bound of the characters the patch can add to it.
  */
-function applyCustomizations(request: RunTaskCommandInput, block: EcsTaskBlock): RunTaskCommandInput {
+function applyCustomizations(
+  request: RunTaskCommandInput,
+  block: EcsTaskBlock,
+): { patched: RunTaskCommandInput; addedChars: number } {
   const operations = block.task_customizations as jsonpatch.Operation[];
+  const size = { chars: 0 };
   let document = request;
   for (let index = 0; index < operations.length; index++) {
     const operation = operations[index] as jsonpatch.Operation;
+    size.chars += 10 + 6 * operation.path.length;
     try {
       // values are inserted as they are: a copy, so no request ever shares them with the block
-      const own = 'value' in operation ? { ...operation, value: jsonCopy(operation.value) } : operation;
+      const own = 'value' in operation ? { ...operation, value: jsonCopy(operation.value, size) } : operation;
       document = jsonpatch.applyOperation(document, own, true, true, true, index).newDocument;
     } catch (error) {
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -104,22 +108,43 @@ function applyCustomizations(request: RunTaskCommandInput, block: EcsTaskBlock):
       ]);
     }
   }
-  return document;
+  return { patched: document, addedChars: size.chars };
 }
 
-/** A copy of a JSON value (patch values come from JSON documents). */
-function jsonCopy(value: unknown): unknown {
-  return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
+/**
+ * A copy of a JSON value, as JSON.parse(JSON.stringify(value)) gives it, adding to `size.chars`
+ * an upper bound of its JSON length (every character escaped; numbers at most 24 characters).
+ */
+function jsonCopy(value: unknown, size: { chars: number }): unknown {
+  if (typeof value === 'string') {
+    size.chars += 2 + 6 * value.length;
+    return value;
+  }
+  size.chars += 24;
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : jsonCopy(item, size)));
+  const record = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    if (item === undefined) continue;
+    size.chars += 4 + 6 * key.length;
+    out[key] = jsonCopy(item, size);
+  }
+  return out;
 }
 
 function overrides(block: EcsTaskBlock, target: Target<EcsTaskBlock>): RunTaskCommandInput['overrides'] {
-  const env = { ...concreteEnv(block.env), ...flowRunEnv(target.flowRun) };
+  // the block's env (null = unset) under the flow run's own variables, sorted by name
+  const own = flowRunEnv(target.flowRun);
+  const names: string[] = [];
+  for (const name in block.env) if (block.env[name] !== null && !(name in own)) names.push(name);
+  for (const name in own) names.push(name);
+  names.sort();
   const container: ContainerOverride = {
     name: block.container_name,
     command: [...block.command],
-    environment: Object.keys(env)
-      .sort()
-      .map((name) => ({ name, value: env[name] })),
+    environment: names.map((name) => ({ name, value: own[name] ?? (block.env[name] as string) })),
   };
   const out: NonNullable<RunTaskCommandInput['overrides']> = { containerOverrides: [container] };
   if (block.task_definition_arn) {
@@ -137,7 +162,6 @@ export function buildEcsRequest(
   env: NodeJS.ProcessEnv = process.env,
 ): EcsRequest {
   const { block, flowRun } = target;
-  const deployment = deploymentDefaults(env);
   const context: DefinitionContext = {
     region: block.aws_credentials.region_name ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
   };
@@ -159,23 +183,26 @@ export function buildEcsRequest(
   let runTask: RunTaskCommandInput = {
     taskDefinition: block.task_definition_arn ?? taskDefinition?.family ?? '',
   };
-  const cluster = block.cluster ?? deployment.cluster;
+  const cluster = block.cluster ?? deploymentCluster(env);
   if (cluster) runTask.cluster = cluster;
   runTask.count = 1;
   if (strategy) runTask.capacityProviderStrategy = strategy;
   else runTask.launchType = block.launch_type === 'FARGATE_SPOT' ? 'FARGATE' : block.launch_type;
   if (usesAwsvpc(block, taskDefinition) || (block.task_definition_arn && block.network_configuration)) {
-    runTask.networkConfiguration = { awsvpcConfiguration: awsvpcConfiguration(block, deployment) };
+    runTask.networkConfiguration = { awsvpcConfiguration: awsvpcConfiguration(block, env) };
   }
   runTask.overrides = overrides(block, target);
   runTask.startedBy = key;
   runTask.clientToken = key;
   runTask.tags = tags;
+  let patchChars = 0;
   if (block.task_customizations.length) {
+    const { patched, addedChars } = applyCustomizations(runTask, block);
     // the idempotency key is not the customizations' to change: it is what finds this run's task again
-    runTask = { ...applyCustomizations(runTask, block), startedBy: key, clientToken: key };
+    runTask = { ...patched, startedBy: key, clientToken: key };
+    patchChars = addedChars;
   }
-  const overridesLength = overridesSize(runTask, block);
+  const overridesLength = overridesSize(runTask, block, patchChars);
   if (overridesLength > MAX_OVERRIDES_CHARS) {
     throw new InvalidInputError('Invalid ecs-task block', [
       {
@@ -188,15 +215,12 @@ export function buildEcsRequest(
 }
 
 /** The overrides' JSON length; skipped (0) when a generous upper bound is under the limit. */
-function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock): number {
+function overridesSize(runTask: RunTaskCommandInput, block: EcsTaskBlock, patchChars: number): number {
   // copy/move can duplicate what is there: no bound then
   const duplicates = block.task_customizations.some((op) => op.op === 'copy' || op.op === 'move');
   if (!duplicates) {
     // braces, keys, sizes, the flow-run id; the names and roles; and whatever a patch adds
-    const patchLength = block.task_customizations.length
-      ? JSON.stringify(block.task_customizations).length
-      : 0;
-    let bound = 300 + patchLength + block.container_name.length;
+    let bound = 300 + patchChars + 6 * block.container_name.length;
     bound += (block.task_role_arn?.length ?? 0) + (block.execution_role_arn?.length ?? 0);
     for (const name in block.env) bound += 30 + name.length + 6 * (block.env[name]?.length ?? 0);
     for (const part of block.command) bound += 3 + 6 * part.length;
