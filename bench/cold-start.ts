@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import {
-  ESBUILD_OPTIONS,
+  esbuildOptions,
   externalModules,
   FUNCTIONS,
   type FunctionSpec,
@@ -91,18 +91,7 @@ function summarize(metafile: Metafile, outKey: string): Pick<Bundled, 'packages'
 
 async function bundle(root: string, dir: string, name: string, spec: FunctionSpec): Promise<Bundled> {
   const file = join(dir, `${name}.mjs`);
-  const { banner, mainFields, ...options } = ESBUILD_OPTIONS;
-  const result = await build({
-    ...options,
-    mainFields: [...mainFields],
-    banner: { js: banner },
-    external: externalModules(spec),
-    absWorkingDir: root,
-    entryPoints: [join(root, spec.entry)],
-    outfile: file,
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const result = await build(esbuildOptions(root, spec, file));
   const outKey = relative(root, file).replace(/\\/g, '/');
   return { name, spec, file, bytes: (await stat(file)).size, ...summarize(result.metafile, outKey) };
 }

@@ -1,5 +1,7 @@
 // How every Lambda function is bundled: one place, used by the CDK app (NodejsFunction)
 // and by the benchmark (esbuild directly), so what is measured is what is deployed.
+import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
 import type { BlockType } from '../providers/blocks.js';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -90,3 +92,23 @@ export const ESBUILD_OPTIONS = {
   // Some CommonJS dependencies call require(); give ESM bundles one.
   banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
 } as const;
+
+/** The esbuild API options for one function's bundle: what CDK builds, for the bench and bundle tests. */
+export function esbuildOptions(
+  root: string,
+  spec: FunctionSpec,
+  outfile: string,
+): BuildOptions & { metafile: true } {
+  const { banner, mainFields, ...options } = ESBUILD_OPTIONS;
+  return {
+    ...options,
+    mainFields: [...mainFields],
+    banner: { js: banner },
+    external: externalModules(spec),
+    absWorkingDir: root,
+    entryPoints: [join(root, spec.entry)],
+    outfile,
+    metafile: true,
+    logLevel: 'silent',
+  };
+}

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateClusterCommand, ECSClient, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { build } from 'esbuild';
-import { ESBUILD_OPTIONS, externalModules, providerFunction } from '../infra-cdk/bundling.js';
+import { esbuildOptions, providerFunction } from '../infra-cdk/bundling.js';
 import { ROOT, sample, tempDir } from './helpers.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
 import { type Moto, startMoto } from './support/moto.js';
@@ -30,18 +30,7 @@ let bundledInputs: string[];
 before(async () => {
   const dir = await tempDir('submitter-ecs-bundle-');
   bundle = join(dir, 'index.mjs');
-  const { banner, mainFields, ...options } = ESBUILD_OPTIONS;
-  const result = await build({
-    ...options,
-    mainFields: [...mainFields],
-    banner: { js: banner },
-    external: externalModules(spec),
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, spec.entry)],
-    outfile: bundle,
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const result = await build(esbuildOptions(ROOT, spec, bundle));
   const output = result.metafile.outputs[relative(ROOT, bundle).replace(/\\/g, '/')];
   bundledInputs = Object.keys(output?.inputs ?? {});
   moto = await startMoto();
