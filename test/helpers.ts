@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,8 +10,16 @@ import type { ProviderLoader } from '../providers/registry.js';
 export const ROOT = resolve(import.meta.dirname, '..');
 export const SAMPLES = join(ROOT, 'events', 'samples');
 
+const made: string[] = [];
+// Each test file runs in its own process: what it made goes when it ends.
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export async function tempDir(prefix = 'submitter-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export async function readJson<T = unknown>(path: string): Promise<T> {
