@@ -94,7 +94,11 @@ export function createProcessProvider(
   async function status(_target: Target<ProcessBlock>, identifier: string): Promise<InfraStatus> {
     const dir = runDir(identifier);
     const meta = await readJson<RunMeta>(join(dir, 'meta.json'));
+    const state = await readJson<RunState>(join(dir, 'state.json'));
     const links = { output: join(dir, 'output.log') };
+    // Liveness first, result second: a supervisor found gone has already written its result,
+    // so a run that ends between the two reads is seen as ended, never as missing.
+    const supervisorAlive = pidAlive(state?.supervisor_pid ?? meta?.supervisor_pid);
     const result = await readJson<RunResult>(join(dir, 'result.json'));
     if (result) {
       const logs_tail = await tail(links.output);
@@ -127,9 +131,8 @@ export function createProcessProvider(
         reason: `the process exited with status code ${result.exit_code}`,
       };
     }
-    const state = await readJson<RunState>(join(dir, 'state.json'));
     if (state) {
-      if (pidAlive(state.supervisor_pid)) {
+      if (supervisorAlive) {
         return { phase: 'running', reason: `pid ${state.pid}`, links: { ...links, pid: String(state.pid) } };
       }
       return {
@@ -146,7 +149,7 @@ export function createProcessProvider(
       if (exists) return { phase: 'pending', reason: 'starting the process' };
       return { phase: 'missing', reason: `no process run '${identifier}' in ${runsDir()}` };
     }
-    if (meta.supervisor_pid !== undefined && !pidAlive(meta.supervisor_pid)) {
+    if (meta.supervisor_pid !== undefined && !supervisorAlive) {
       return { phase: 'missing', reason: 'the process supervisor exited before starting the command' };
     }
     return { phase: 'pending', reason: 'starting the process' };
