@@ -46,9 +46,6 @@ export class ProviderTransientError extends SubmitterError {}
 /** A provider call failed in a way that will not pass on retry (bad role, missing cluster…). */
 export class ProviderPermanentError extends SubmitterError {}
 
-/** The infrastructure a run was started on can no longer be found. */
-export class InfrastructureNotFoundError extends SubmitterError {}
-
 /** A provider type whose implementation has not landed yet. */
 export class NotImplementedError extends SubmitterError {}
 

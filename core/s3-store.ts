@@ -76,16 +76,19 @@ export class S3Store implements DocumentStore {
     return error;
   }
 
+  private putCommand(key: string, body: string, extra: { IfNoneMatch?: string } = {}): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.key(key),
+      Body: body,
+      ContentType: contentType(key),
+      ...extra,
+    });
+  }
+
   async put(key: string, body: string): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.key(key),
-          Body: body,
-          ContentType: contentType(key),
-        }),
-      );
+      await this.client.send(this.putCommand(key, body));
     } catch (error) {
       throw this.explain(error);
     }
@@ -99,15 +102,7 @@ export class S3Store implements DocumentStore {
   async putIfAbsent(key: string, body: string): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.key(key),
-            Body: body,
-            ContentType: contentType(key),
-            IfNoneMatch: '*',
-          }),
-        );
+        await this.client.send(this.putCommand(key, body, { IfNoneMatch: '*' }));
         return true;
       } catch (error) {
         const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
