@@ -106,7 +106,7 @@ export async function throughTrigger(
         new DescribeExecutionCommand({ executionArn: execution.executionArn }),
       );
       const input = ExecutionInputSchema.parse(JSON.parse(described.input ?? '{}'));
-      await provider.submit(await loadRun(deps, input.event_ref));
+      await provider.submit(await loadRun(deps, input.event_ref), { store: deps.store });
       phase.submits++;
     }
     phase.wallMs = performance.now() - start;

@@ -8,7 +8,10 @@ import {
   ListTaskDefinitionsCommand,
   ListTasksCommand,
 } from '@aws-sdk/client-ecs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NotImplementedError } from '../core/errors.js';
+import { S3Store } from '../core/s3-store.js';
+import type { DocumentStore } from '../core/store.js';
 import { parseFlowRunEvent } from '../events/schema.js';
 import type { Provider, Target } from '../providers/port.js';
 import { loadProvider } from '../providers/registry.js';
@@ -122,6 +125,7 @@ async function runPhase(
   count: number,
   concurrency: number,
   ecs: ECSClient,
+  store: DocumentStore,
 ): Promise<Phase> {
   const phase: Phase = {
     label,
@@ -142,7 +146,7 @@ async function runPhase(
   phase.attempted = await pool(count, concurrency, start + PHASE_DEADLINE_MS, async (i) => {
     const t0 = performance.now();
     try {
-      const submission = await provider.submit(prepared[i] as Target);
+      const submission = await provider.submit(prepared[i] as Target, { store });
       phase.submitted++;
       if (submission.adopted) phase.adopted++;
     } catch (error) {
@@ -261,6 +265,10 @@ export async function burst(_root: string): Promise<SectionResult> {
     // Tasks stay where RunTask leaves them: counting must not depend on how far moto advanced them.
     await moto.setTransition('ecs::task', { progression: 'manual', times: 1_000_000 });
     const ecs = new ECSClient(moto.clientConfig());
+    // claims live where they do in AWS: an S3 bucket, written with conditional puts
+    const s3 = new S3Client({ ...moto.clientConfig(), forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: 'bench-claims' }));
+    const store = new S3Store(s3, 'bench-claims');
     for (const clusterName of [BURST_CLUSTER, SEQUENTIAL_CLUSTER, CONCURRENT_CLUSTER, TRIGGER_CLUSTER])
       await ecs.send(new CreateClusterCommand({ clusterName }));
 
@@ -273,6 +281,7 @@ export async function burst(_root: string): Promise<SectionResult> {
       DISTINCT_RUNS,
       CONCURRENCY,
       ecs,
+      store,
     );
     burstPhase.taskDefinitions = (await countTaskDefinitions(ecs)) - definitionsBefore;
     const duplicates = async (label: string, cluster: string, concurrency: number, n: number) => {
@@ -286,6 +295,7 @@ export async function burst(_root: string): Promise<SectionResult> {
         DUPLICATE_DELIVERIES,
         concurrency,
         ecs,
+        store,
       );
       phase.taskDefinitions = (await countTaskDefinitions(ecs)) - before;
       return phase;
@@ -305,6 +315,7 @@ export async function burst(_root: string): Promise<SectionResult> {
     );
     const triggerTasks = await countTasks(ecs, TRIGGER_CLUSTER);
     ecs.destroy();
+    s3.destroy();
 
     const phases = [burstPhase, sequential, concurrent];
     const perSecond = (p: Phase) => (p.attempted / p.wallMs) * 1000;

@@ -2,10 +2,12 @@
 // interpreter against a simulated provider whose job lasts 1 min, 1 h or 24 h of simulated
 // time. Retry waits are cut to 0 ms; a simulated clock (deps.now) advances instead by the
 // interval of the retrier that fired, i.e. by what Step Functions would have waited.
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import * as z from 'zod';
 import { NotImplementedError } from '../core/errors.js';
 import { unwrap } from '../events/envelopes.js';
 import { accept } from '../functions/lib/intake.js';
@@ -75,9 +77,10 @@ function simulatedProvider(spec: ProviderSpec, clock: SimClock, durationSeconds:
   };
   const provider: Provider = {
     ...spec,
+    handleSchema: z.object({ job: z.string() }),
     async submit() {
       sim.submittedAt = clock.ms;
-      return { identifier: 'sim::job-1', adopted: false };
+      return { handle: { job: 'job-1' }, identifier: 'sim::job-1', adopted: false };
     },
     async status(): Promise<InfraStatus> {
       sim.statusCalls++;
@@ -88,7 +91,7 @@ function simulatedProvider(spec: ProviderSpec, clock: SimClock, durationSeconds:
       sim.notFinal++;
       return { phase: 'running' };
     },
-    async kill() {},
+    async stop() {},
     async cleanup() {
       sim.cleanups++;
     },

@@ -40,11 +40,24 @@ export class BlockNotFoundError extends SubmitterError {
   }
 }
 
-/** A provider call failed in a way that may pass on retry (throttling, 5xx, timeouts). */
+/**
+ * A call failed in a way that may pass on retry (throttling, 5xx, timeouts, dropped
+ * connections): provider calls and store, secret and token reads alike. The one name the
+ * workflow's Retry matches.
+ */
 export class ProviderTransientError extends SubmitterError {}
 
+/** How a permanent failure reads to the code that called: refused, already exists, or gone. */
+export type PermanentKind = 'permanent' | 'conflict' | 'not-found';
+
 /** A provider call failed in a way that will not pass on retry (bad role, missing cluster…). */
-export class ProviderPermanentError extends SubmitterError {}
+export class ProviderPermanentError extends SubmitterError {
+  readonly kind: PermanentKind;
+  constructor(message: string, options?: { cause?: unknown; kind?: PermanentKind }) {
+    super(message, options);
+    this.kind = options?.kind ?? 'permanent';
+  }
+}
 
 /** A provider type whose implementation has not landed yet. */
 export class NotImplementedError extends SubmitterError {}

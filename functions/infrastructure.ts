@@ -1,23 +1,32 @@
 // Task: Submit / Watch / Cleanup for one provider. Deployed once per enabled provider
 // (each bundle holds only its provider's SDK); the workflow picks the function from
-// the run context.
+// the run context. Kill is a request: Watch asks the infrastructure to stop, records
+// that in the store, and keeps polling until it has; only then is the run reported
+// Cancelled or Crashed.
 import middy from '@middy/core';
 import { InvalidInputError, ProviderTransientError } from '../core/errors.js';
 import { scrub } from '../core/secrets.js';
-import type { InfraStatus, Provider, Target } from '../providers/port.js';
+import type { InfraStatus, Provider } from '../providers/port.js';
+import { isFinal } from '../providers/runtime/provider.js';
 import { type LoadedRun, loadRun } from './lib/context.js';
 import { type Deps, type DepsSource, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
-import { nextPollSeconds, PollAgain } from './lib/poll.js';
+import { floorBucket, nextPollSeconds, PollAgain } from './lib/poll.js';
 import {
   cancelKey,
   type Infra,
   type InfraOp,
   InfraOpSchema,
   type RunContext,
+  type StopRecord,
+  StopRecordSchema,
+  stopKey,
   type WatchResult,
   type WorkflowState,
 } from './lib/state.js';
+
+/** After the forced stop, how long Watch waits to see the infrastructure gone before reporting anyway. */
+export const STOP_WAIT_SECONDS = 60;
 
 function need<T>(value: T | undefined, field: string, op: string): T {
   if (value === undefined) {
@@ -26,6 +35,15 @@ function need<T>(value: T | undefined, field: string, op: string): T {
     ]);
   }
   return value;
+}
+
+/** The provider's handle, parsed by its own schema: a state that does not fit it is refused, not guessed at. */
+function handleOf(provider: Provider, infra: Infra): unknown {
+  const parsed = provider.handleSchema.safeParse(infra.handle);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(`Invalid ${provider.type} handle in the workflow state`, [
+    { path: 'state.infra.handle', message: parsed.error.issues[0]?.message ?? 'does not match the provider' },
+  ]);
 }
 
 function finalFrom(status: InfraStatus, secrets: string[]): WatchResult | undefined {
@@ -63,87 +81,134 @@ function finalFrom(status: InfraStatus, secrets: string[]): WatchResult | undefi
   }
 }
 
-async function stopFor(
-  provider: Provider,
-  target: Target,
-  run: RunContext,
-  infra: Infra,
-  secrets: string[],
-  state: 'Cancelled' | 'Crashed',
-  reason: string,
-): Promise<WatchResult> {
-  await provider.kill(target, infra.identifier, run.grace_seconds);
-  const after = await provider.status(target, infra.identifier);
-  const logs = after.logs_tail ? scrub(after.logs_tail, secrets) : null;
-  const code = after.phase === 'failed' || after.phase === 'succeeded' ? (after.exit_code ?? null) : null;
-  return {
-    state,
-    status_code: code,
-    reason,
-    logs_tail: logs,
-    ...(after.links ? { links: after.links } : {}),
-  };
+async function readStop(deps: Deps, flowRunId: string): Promise<StopRecord | undefined> {
+  const body = await deps.store.get(stopKey(flowRunId));
+  if (body === undefined) return undefined;
+  const parsed = StopRecordSchema.safeParse(JSON.parse(body));
+  return parsed.success ? parsed.data : undefined;
 }
 
-async function watch(
-  deps: Deps,
-  loaded: LoadedRun,
-  provider: Provider,
-  run: RunContext,
-  infra: Infra,
-): Promise<WatchResult> {
-  const elapsed = (deps.now().getTime() - Date.parse(infra.submitted_at)) / 1000;
-  let status: InfraStatus;
-  try {
-    status = await provider.status(loaded, infra.identifier);
-  } catch (error) {
-    // One throttled or failed status call must not end a healthy run: look again later.
-    // (Retry counts in Step Functions never reset within a state, so this is not left to them.)
-    if (!(error instanceof ProviderTransientError)) throw error;
-    const seconds = nextPollSeconds(elapsed, run.poll);
+/** How soon to look again while the infrastructure is stopping. */
+function stoppingPoll(run: RunContext): number {
+  return floorBucket(Math.min(5, Math.max(1, run.poll.first_seconds)));
+}
+
+class Watcher {
+  constructor(
+    private readonly deps: Deps,
+    private readonly loaded: LoadedRun,
+    private readonly provider: Provider,
+    private readonly run: RunContext,
+    private readonly handle: unknown,
+  ) {}
+
+  private scrub(text: string): string {
+    return scrub(text, this.loaded.secrets);
+  }
+
+  private async send(stop: StopRecord, force: boolean): Promise<StopRecord> {
+    await this.provider.stop(this.loaded, this.handle, {
+      reason: `Stopped by the flow-run submitter for flow run ${this.run.flow_run_id}: ${stop.reason}`.slice(
+        0,
+        255,
+      ),
+      graceSeconds: this.run.grace_seconds,
+      force,
+    });
+    const sent = { ...stop, sent: true, forced: stop.forced || force };
+    await this.deps.store.put(stopKey(this.run.flow_run_id), JSON.stringify(sent));
+    return sent;
+  }
+
+  /** Records the stop, asks for it, and looks again soon: the next polls see it stop. */
+  private async requestStop(state: StopRecord['state'], reason: string): Promise<never> {
+    const stop: StopRecord = {
+      state,
+      reason,
+      requested_at: this.deps.now().toISOString(),
+      sent: false,
+      forced: false,
+    };
+    await this.deps.store.put(stopKey(this.run.flow_run_id), JSON.stringify(stop));
+    await this.send(stop, this.run.grace_seconds === 0);
+    const seconds = stoppingPoll(this.run);
+    throw new PollAgain(seconds, `stop requested (${reason}); next check in ${seconds} s`);
+  }
+
+  private async whileStopping(stop: StopRecord, status: InfraStatus): Promise<WatchResult> {
+    const since = (this.deps.now().getTime() - Date.parse(stop.requested_at)) / 1000;
+    let current = stop;
+    if (!current.sent) current = await this.send(current, false);
+    if (!current.forced && since >= this.run.grace_seconds) current = await this.send(current, true);
+    if (current.forced && since > this.run.grace_seconds + STOP_WAIT_SECONDS) {
+      return {
+        state: stop.state,
+        status_code: null,
+        reason: `${stop.reason}; the infrastructure was still ${status.phase} ${Math.round(since)} s after it was asked to stop (cleanup stops it again)`,
+        logs_tail: status.logs_tail ? this.scrub(status.logs_tail) : null,
+        ...(status.links ? { links: status.links } : {}),
+      };
+    }
+    const seconds = stoppingPoll(this.run);
     throw new PollAgain(
       seconds,
-      `status unavailable (${scrub(error.message, loaded.secrets)}); next check in ${seconds} s`,
+      `stopping (${stop.reason}): still ${status.phase}; next check in ${seconds} s`,
     );
   }
-  const final = finalFrom(status, loaded.secrets);
-  if (final) return final;
 
-  if (await deps.store.get(cancelKey(run.flow_run_id))) {
-    return stopFor(provider, loaded, run, infra, loaded.secrets, 'Cancelled', 'cancellation was requested');
+  async watch(infra: Infra): Promise<WatchResult> {
+    const { deps, run } = this;
+    const elapsed = (deps.now().getTime() - Date.parse(infra.submitted_at)) / 1000;
+    let status: InfraStatus;
+    try {
+      status = await this.provider.status(this.loaded, this.handle);
+    } catch (error) {
+      // One throttled or failed status call must not end a healthy run: look again later.
+      // (Retry counts in Step Functions never reset within a state, so this is not left to them.)
+      if (!(error instanceof ProviderTransientError)) throw error;
+      const seconds = nextPollSeconds(elapsed, run.poll);
+      throw new PollAgain(
+        seconds,
+        `status unavailable (${this.scrub(error.message)}); next check in ${seconds} s`,
+      );
+    }
+    const stop = await readStop(deps, run.flow_run_id);
+    if (isFinal(status)) {
+      const final = finalFrom(status, this.loaded.secrets);
+      if (!final || !stop) return final ?? this.never();
+      // asked to stop, and now it has: report why it was stopped, with what it left
+      return { ...final, state: stop.state, reason: stop.reason };
+    }
+    if (stop) return this.whileStopping(stop, status);
+    if (await deps.store.get(cancelKey(run.flow_run_id)))
+      return this.requestStop('Cancelled', 'cancellation was requested');
+    if (elapsed > run.timeouts.run_seconds) {
+      return this.requestStop(
+        'Crashed',
+        `run timeout: still ${status.phase} ${Math.round(elapsed)} s after submission (limit ${run.timeouts.run_seconds} s; raise it with the event's timeouts.run_seconds)`,
+      );
+    }
+    if (status.phase === 'pending' && elapsed > run.timeouts.start_seconds) {
+      const why = status.reason ? ` (last seen: ${this.scrub(status.reason)})` : '';
+      return this.requestStop(
+        'Crashed',
+        `start timeout: the infrastructure did not start within ${run.timeouts.start_seconds} s${why}; raise it with timeouts.start_seconds or the block's start timeout`,
+      );
+    }
+    const seconds = nextPollSeconds(elapsed, run.poll);
+    const detail = status.reason ? `: ${this.scrub(status.reason)}` : '';
+    throw new PollAgain(seconds, `${status.phase}${detail}; next check in ${seconds} s`);
   }
-  if (elapsed > run.timeouts.run_seconds) {
-    return stopFor(
-      provider,
-      loaded,
-      run,
-      infra,
-      loaded.secrets,
-      'Crashed',
-      `run timeout: still ${status.phase} ${Math.round(elapsed)} s after submission (limit ${run.timeouts.run_seconds} s; raise it with the event's timeouts.run_seconds)`,
-    );
+
+  private never(): never {
+    throw new Error('a final status without a result');
   }
-  if (status.phase === 'pending' && elapsed > run.timeouts.start_seconds) {
-    const why = status.reason ? ` (last seen: ${scrub(status.reason, loaded.secrets)})` : '';
-    return stopFor(
-      provider,
-      loaded,
-      run,
-      infra,
-      loaded.secrets,
-      'Crashed',
-      `start timeout: the infrastructure did not start within ${run.timeouts.start_seconds} s${why}; raise it with timeouts.start_seconds or the block's start timeout`,
-    );
-  }
-  const seconds = nextPollSeconds(elapsed, run.poll);
-  const detail = status.reason ? `: ${scrub(status.reason, loaded.secrets)}` : '';
-  throw new PollAgain(seconds, `${status.phase}${detail}; next check in ${seconds} s`);
 }
 
 export function createInfrastructureHandler(source: DepsSource) {
   return middy<InfraOp, WorkflowState>()
     .use(parseInput(InfraOpSchema, 'infrastructure'))
-    .handler(async ({ op, state }) => {
+    .handler(async ({ op, state }, context) => {
       const deps = await resolveDeps(source);
       const run = need(state.run, 'run', op);
       const loaded = await loadRun(deps, state.event_ref);
@@ -151,7 +216,13 @@ export function createInfrastructureHandler(source: DepsSource) {
       const log = deps.log.withSecrets(loaded.secrets);
       switch (op) {
         case 'submit': {
-          const submission = await provider.submit(loaded);
+          const remaining = context?.getRemainingTimeInMillis?.();
+          const submission = await provider.submit(loaded, {
+            store: deps.store,
+            // one workflow execution per flow run: its retries are the same submit, resuming
+            owner: `workflow:${run.flow_run_id}`,
+            ...(remaining ? { deadline: Date.now() + remaining - 10_000 } : {}),
+          });
           log.info(submission.adopted ? 'adopted existing infrastructure' : 'submitted', {
             flow_run_id: run.flow_run_id,
             provider: run.provider,
@@ -159,13 +230,13 @@ export function createInfrastructureHandler(source: DepsSource) {
           });
           return { ...state, infra: { ...submission, submitted_at: deps.now().toISOString() } };
         }
-        case 'watch':
-          return {
-            ...state,
-            result: await watch(deps, loaded, provider, run, need(state.infra, 'infra', op)),
-          };
+        case 'watch': {
+          const infra = need(state.infra, 'infra', op);
+          const watcher = new Watcher(deps, loaded, provider, run, handleOf(provider, infra));
+          return { ...state, result: await watcher.watch(infra) };
+        }
         case 'cleanup': {
-          await provider.cleanup(loaded, state.infra?.identifier);
+          await provider.cleanup(loaded, state.infra ? handleOf(provider, state.infra) : undefined);
           return state;
         }
       }

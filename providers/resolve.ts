@@ -9,9 +9,14 @@ import type { Target } from './port.js';
 export interface Resolved extends Target {
   /** `inline` or the slug the block came from. */
   source: string;
+  /** The block document before overrides, as the store held it (slug-referenced blocks only): what the trigger pins. */
+  document?: Record<string, unknown>;
 }
 
-export async function resolveTarget(event: FlowRunEvent, blocks: BlockStore | undefined): Promise<Resolved> {
+/** Where slugs are looked up: the block store, or the block pinned when the event was accepted. */
+export type BlockSource = Pick<BlockStore, 'get'>;
+
+export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | undefined): Promise<Resolved> {
   let doc: Record<string, unknown>;
   let source: string;
   let path: string;
@@ -28,7 +33,7 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockStore | un
   }
   const { block: merged, touched } = applyOverrides(doc, event.infra_overrides);
   const block: Block = parseBlock(merged, { path, overridden: touched });
-  return { block, flowRun: event.flow_run, source };
+  return { block, flowRun: event.flow_run, source, ...(event.infrastructure ? {} : { document: doc }) };
 }
 
 /**

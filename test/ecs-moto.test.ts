@@ -33,6 +33,7 @@ import { main } from '../cli/main.js';
 import { ProviderPermanentError, ProviderTransientError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { S3Store } from '../core/s3-store.js';
+import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
@@ -56,6 +57,8 @@ const SAMPLE = 'ecs-task-moto.json';
 
 let moto: Moto;
 let proxy: FaultProxy;
+/** Where direct submits keep their claims (the workflow uses the run's store). */
+let claims: FolderStore;
 let ecs: ECSClient;
 let ec2: EC2Client;
 
@@ -64,6 +67,7 @@ before(async () => {
   // the standard AWS configuration (region, credentials, endpoint) now points at moto
   Object.assign(process.env, moto.env());
   proxy = await startFaultProxy(moto.endpoint);
+  claims = new FolderStore(await tempDir('submitter-claims-'));
   ecs = new ECSClient(moto.clientConfig());
   ec2 = new EC2Client(moto.clientConfig());
 });
@@ -85,7 +89,6 @@ function ecsProvider(retry: { attempts?: number } = {}) {
   return createEcsTaskProvider({
     clientConfig: { endpoint: proxy.endpoint },
     retry: { baseMs: 1, capMs: 5, ...retry },
-    killPollMs: 10,
   });
 }
 
@@ -243,11 +246,15 @@ describe('ecs-task on moto: the workflow', () => {
   it('repeated submits for one flow run adopt the task the first one started', async () => {
     const target = targetOf(await sampleEvent());
     const provider = ecsProvider();
-    const first = await provider.submit(target);
+    const first = await provider.submit(target, { store: claims });
     assert.equal(first.adopted, false);
     for (let i = 0; i < 19; i++) {
       // each as a cold start: no memory of the first
-      assert.deepEqual(await ecsProvider().submit(target), { identifier: first.identifier, adopted: true });
+      assert.deepEqual(await ecsProvider().submit(target, { store: claims }), {
+        handle: first.handle,
+        identifier: first.identifier,
+        adopted: true,
+      });
     }
     assert.equal(proxy.callsOf('RunTask').length, 1);
     assert.equal((await tasksStartedFor(target.flowRun.id)).length, 1);
@@ -291,7 +298,7 @@ describe('ecs-task on moto: the workflow', () => {
         block.network_configuration = { subnets: ['subnet-00000000000000000'] };
       }),
     );
-    await assert.rejects(ecsProvider().submit(target), (error: unknown) => {
+    await assert.rejects(ecsProvider().submit(target, { store: claims }), (error: unknown) => {
       assert.ok(error instanceof ProviderPermanentError);
       assert.match(error.message, /subnet-00000000000000000.*fix 'network_configuration\.subnets'/);
       return true;
@@ -378,7 +385,7 @@ describe('ecs-task on moto: the network the deployment gives', () => {
       },
     });
     const target = targetOf(await sampleEvent());
-    await assert.rejects(provider.submit(target), (error: unknown) => {
+    await assert.rejects(provider.submit(target, { store: claims }), (error: unknown) => {
       assert.ok(error instanceof ProviderPermanentError);
       assert.match(error.message, /@aws-sdk\/client-ec2 cannot be loaded here \(Cannot find module/);
       assert.match(error.message, /'network_configuration\.subnets'/);
@@ -431,9 +438,18 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
     await moto.setTransition('ecs::task', { progression: 'manual', times: 10_000 });
     const target = targetOf(await sampleEvent());
     const provider = ecsProvider();
-    const { identifier } = await provider.submit(target);
-    assert.equal((await provider.status(target, identifier)).phase, 'running');
-    await provider.kill(target, identifier, 1);
+    const { identifier, handle } = await provider.submit(target, { store: claims });
+    assert.equal((await provider.status(target, handle)).phase, 'running');
+    const request = {
+      reason: `Stopped by the flow-run submitter for flow run ${target.flowRun.id}`,
+      graceSeconds: 1,
+      force: false,
+    };
+    await provider.stop(target, handle, request);
+    // a request: the task stops on its own time, status shows it
+    let phase = (await provider.status(target, handle)).phase;
+    for (let i = 0; i < 20 && phase === 'running'; i++) phase = (await provider.status(target, handle)).phase;
+    assert.notEqual(phase, 'running');
     const taskArn = identifier.split('::')[1] ?? '';
     const task = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] })))
       .tasks?.[0];
@@ -443,7 +459,7 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
       task?.stoppedReason ?? '',
       new RegExp(`Stopped by the flow-run submitter for flow run ${target.flowRun.id}`),
     );
-    await provider.kill(target, identifier, 1); // already stopped: nothing to do, no error
+    await provider.stop(target, handle, { ...request, force: true }); // already stopped: nothing to do, no error
   });
 
   it('a cancellation during the run stops the task and ends Cancelled', async () => {
@@ -471,15 +487,19 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
     assert.equal(task?.desiredStatus, 'STOPPED');
   });
 
-  it('cleanup without an identifier finds and stops the task a half-failed submit started', async () => {
+  it('a submit whose RunTask answer was lost adopts the task; cleanup without a handle finds and stops it', async () => {
     await moto.setTransition('ecs::task', { progression: 'manual', times: 10_000 });
     const target = targetOf(await sampleEvent());
     proxy.inject({ operation: 'RunTask', times: 1, kind: '500', when: 'after' });
-    // one attempt only: the submit fails after the task was started, as a Lambda timing out would
-    await assert.rejects(ecsProvider({ attempts: 1 }).submit(target), ProviderTransientError);
+    // one attempt only: the runtime looks for what the lost call started instead of failing or repeating it
+    const submitted = await ecsProvider({ attempts: 1 }).submit(target, { store: claims });
+    assert.equal(submitted.adopted, true);
+    assert.equal(proxy.callsOf('RunTask').length, 1);
     const [taskArn, ...more] = await tasksStartedFor(target.flowRun.id);
     assert.ok(taskArn);
     assert.deepEqual(more, []);
+    assert.equal(submitted.handle.taskArn, taskArn);
+    // as after a submit that died before saving its handle
     await ecsProvider().cleanup(target, undefined);
     const task = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn] })))
       .tasks?.[0];
@@ -501,7 +521,7 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
         containerDefinitions: [{ name: 'prefect', image: 'theirs', memory: 512 }],
       }),
     );
-    const { identifier } = await provider.submit(target);
+    const { handle } = await provider.submit(target, { store: claims });
     assert.equal(
       proxy.callsOf('RegisterTaskDefinition').length,
       0,
@@ -511,7 +531,7 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
     const ours = provider.build(target).taskDefinition;
     assert.ok(ours);
     const { taskDefinition: mine } = await ecs.send(new RegisterTaskDefinitionCommand(ours));
-    await provider.cleanup(target, identifier);
+    await provider.cleanup(target, handle);
     const status = async (arn: string | undefined) =>
       (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn ?? '' }))).taskDefinition
         ?.status;
@@ -529,7 +549,9 @@ describe('ecs-task on moto: concurrent first submits of one block', () => {
   it('in one process they share one find-or-register: one revision for 10 concurrent runs', async () => {
     const provider = ecsProvider();
     const targets = await Promise.all(Array.from({ length: 10 }, async () => targetOf(await sampleEvent())));
-    const submissions = await Promise.all(targets.map((target) => provider.submit(target)));
+    const submissions = await Promise.all(
+      targets.map((target) => provider.submit(target, { store: claims })),
+    );
     assert.equal(new Set(submissions.map((s) => s.identifier)).size, 10);
     assert.equal(proxy.callsOf('RegisterTaskDefinition').length, 1);
     assert.equal(proxy.callsOf('DescribeTaskDefinition').length, 1);
@@ -613,7 +635,7 @@ describe('ecs-task on moto: faults', () => {
 
   it('a DescribeTasks that hangs times out into a transient error, not a stuck watch', async () => {
     const target = targetOf(await sampleEvent());
-    const { identifier } = await ecsProvider().submit(target);
+    const { handle } = await ecsProvider().submit(target, { store: claims });
     proxy.inject({ operation: 'DescribeTasks', times: 2, kind: 'hang' });
     const impatient = createEcsTaskProvider({
       clientConfig: {
@@ -622,12 +644,12 @@ describe('ecs-task on moto: faults', () => {
       },
       retry: { attempts: 2, baseMs: 1, capMs: 5 },
     });
-    await assert.rejects(impatient.status(target, identifier), (error: unknown) => {
+    await assert.rejects(impatient.status(target, handle), (error: unknown) => {
       assert.ok(error instanceof ProviderTransientError);
       assert.match(error.message, /DescribeTasks failed 2 times, last with TimeoutError/);
       return true;
     });
-    assert.equal((await impatient.status(target, identifier)).phase, 'running', 'the next look succeeds');
+    assert.equal((await impatient.status(target, handle)).phase, 'running', 'the next look succeeds');
   });
 
   it('throttled RunTask answered before it starts anything is retried: one task', async () => {
@@ -662,7 +684,7 @@ describe('ecs-task on moto: logs, secrets, the CLI', () => {
   it('reports the last lines of the CloudWatch log stream when the task stops', async () => {
     const target = targetOf(await sampleEvent());
     const provider = ecsProvider();
-    const { identifier } = await provider.submit(target);
+    const { identifier, handle } = await provider.submit(target, { store: claims });
     const stream = `prefect/prefect/${identifier.split('/').at(-1)}`;
     const logs = new CloudWatchLogsClient(moto.clientConfig());
     await logs
@@ -681,8 +703,8 @@ describe('ecs-task on moto: logs, secrets, the CLI', () => {
       }),
     );
     logs.destroy();
-    let status = await provider.status(target, identifier);
-    while (status.phase === 'running') status = await provider.status(target, identifier);
+    let status = await provider.status(target, handle);
+    while (status.phase === 'running') status = await provider.status(target, handle);
     assert.equal(status.phase, 'succeeded');
     const lines = status.logs_tail?.split('\n') ?? [];
     assert.equal(lines.length, 20);

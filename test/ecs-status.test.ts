@@ -8,14 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ProviderPermanentError, ProviderTransientError } from '../core/errors.js';
+import { FolderStore } from '../core/store.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { EcsTaskBlock } from '../providers/ecs-task/block.js';
 import { createEcsTaskProvider } from '../providers/ecs-task/index.js';
 import type { InfraStatus, Target } from '../providers/port.js';
-import { ROOT } from './helpers.js';
+import { ROOT, tempDir } from './helpers.js';
 
 const TASK_ARN = 'arn:aws:ecs:us-east-1:123456789012:task/prod/5a1c0e2b9d8f4e6a8b7c6d5e4f3a2b1c';
-const IDENTIFIER = `prod::${TASK_ARN}`;
+const HANDLE = { cluster: 'prod', taskArn: TASK_ARN, container: 'prefect' };
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'ecs');
 
 let server: Server;
@@ -77,7 +78,10 @@ function provider() {
 
 async function statusFor(fixture: string, fields: Record<string, unknown> = {}): Promise<InfraStatus> {
   answer = fixture;
-  return provider().status(target(fields), IDENTIFIER);
+  return provider().status(target(fields), {
+    ...HANDLE,
+    container: typeof fields.container_name === 'string' ? fields.container_name : 'prefect',
+  });
 }
 
 describe('ecs-task status from recorded DescribeTasks answers', () => {
@@ -168,7 +172,7 @@ describe('ecs-task status from recorded DescribeTasks answers', () => {
   it('throttled DescribeTasks: retried, then ProviderTransientError (the watch looks again later)', async () => {
     seen.length = 0;
     answer = 400;
-    await assert.rejects(provider().status(target(), IDENTIFIER), (error: unknown) => {
+    await assert.rejects(provider().status(target(), HANDLE), (error: unknown) => {
       assert.ok(error instanceof ProviderTransientError);
       assert.match(error.message, /DescribeTasks failed 2 times, last with ThrottlingException/);
       return true;
@@ -188,14 +192,17 @@ describe('ecs-task configuration errors', () => {
         clientConfig: { endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
         retry: { attempts: 1 },
       });
-      await assert.rejects(regionless.submit(target()), (error: unknown) => {
-        assert.ok(error instanceof ProviderPermanentError, String(error));
-        assert.match(
-          error.message,
-          /no AWS region: set aws_credentials\.region_name in the block, or AWS_REGION/,
-        );
-        return true;
-      });
+      await assert.rejects(
+        regionless.submit(target(), { store: new FolderStore(await tempDir()) }),
+        (error: unknown) => {
+          assert.ok(error instanceof ProviderPermanentError, String(error));
+          assert.match(
+            error.message,
+            /no AWS region: set aws_credentials\.region_name in the block, or AWS_REGION/,
+          );
+          return true;
+        },
+      );
     } finally {
       process.env = saved;
     }

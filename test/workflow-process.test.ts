@@ -9,7 +9,6 @@ import { accept } from '../functions/lib/intake.js';
 import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { idempotencyKey } from '../providers/identity.js';
-import type { Provider } from '../providers/port.js';
 import { processProvider } from '../providers/process/index.js';
 import { pidAlive, ROOT, sample, sleep, testDeps } from './helpers.js';
 
@@ -99,10 +98,10 @@ describe('workflow on the process provider', () => {
   it('ends Crashed and removes the subprocess when the infrastructure never starts in time', async () => {
     // The real process provider, except that it never reports the process as started
     // (as an image pull that never ends would): the start timeout must end it and clean up.
-    const stuck: Provider = {
-      ...(processProvider as unknown as Provider),
-      status: async (target, id) => {
-        const real = await processProvider.status(target as never, id);
+    const stuck: typeof processProvider = {
+      ...processProvider,
+      status: async (target, handle) => {
+        const real = await processProvider.status(target, handle);
         return real.phase === 'running' ? { phase: 'pending', reason: 'pulling image' } : real;
       },
     };

@@ -1,11 +1,12 @@
 // Loads a run's target (flow run + block, overrides applied) from its parked event.
 // Cached per container: the watch loop polls many times, the event is read once.
-import { describeError, InvalidInputError, ProviderTransientError } from '../../core/errors.js';
+import { InvalidInputError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
 import type { BlockType } from '../../providers/blocks.js';
-import { type Resolved, resolveTarget } from '../../providers/resolve.js';
+import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
 import type { Deps } from './deps.js';
+import { pinnedBlockKey } from './state.js';
 
 export interface LoadedRun extends Resolved {
   event: FlowRunEvent;
@@ -13,22 +14,13 @@ export interface LoadedRun extends Resolved {
   secrets: string[];
 }
 
-const cache = new Map<string, LoadedRun>();
+/** Per deps object (one per container): the watch loop polls many times, the event is read once. */
+const caches = new WeakMap<Deps, Map<string, LoadedRun>>();
 const CACHE_LIMIT = 64;
 
+/** The parked event (the store's reads are retried by the runtime; what still fails is transient). */
 export async function loadRawEvent(deps: Deps, eventRef: string): Promise<unknown> {
-  let body: string | undefined;
-  try {
-    body = await deps.store.get(eventRef);
-  } catch (error) {
-    // the store being unreachable is worth a retry, not the end of the run
-    throw new ProviderTransientError(
-      `could not read ${eventRef} from ${deps.store.location}: ${describeError(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const body = await deps.store.get(eventRef);
   if (body === undefined) {
     throw new InvalidInputError('Flow-run event not found', [
       {
@@ -40,21 +32,40 @@ export async function loadRawEvent(deps: Deps, eventRef: string): Promise<unknow
   return JSON.parse(body);
 }
 
+/**
+ * The block a run was accepted with: the trigger pinned it next to the event, so every
+ * step acts on the same block even if someone edits the stored one mid-run. An event
+ * parked before pinning existed reads the block store.
+ */
+function pinnedBlocks(deps: Deps, eventRef: string): BlockSource {
+  return {
+    async get(slug) {
+      const body = await deps.store.get(pinnedBlockKey(eventRef));
+      if (body === undefined) return deps.blocks.get(slug);
+      return JSON.parse(body) as Record<string, unknown>;
+    },
+  };
+}
+
 export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> {
-  const key = `${deps.store.location}|${eventRef}`;
-  const cached = cache.get(key);
+  let cache = caches.get(deps);
+  if (!cache) {
+    cache = new Map();
+    caches.set(deps, cache);
+  }
+  const cached = cache.get(eventRef);
   if (cached) return cached;
   const raw = await loadRawEvent(deps, eventRef);
   const event = parseFlowRunEvent(raw);
   checkEnabled(deps, event);
-  const resolved = await resolveTarget(event, deps.blocks);
+  const resolved = await resolveTarget(event, pinnedBlocks(deps, eventRef));
   const loaded: LoadedRun = {
     ...resolved,
     event,
     secrets: [...new Set([...collectSecretValues(raw), ...collectSecretValues(resolved.block)])],
   };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, loaded);
+  cache.set(eventRef, loaded);
   return loaded;
 }
 

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../../core/logger.js';
 import { type DocumentStore, FolderStore } from '../../core/store.js';
 import { BlockStore } from '../../providers/block-store.js';
 import type { ProviderLoader } from '../../providers/registry.js';
+import { RetryingStore, retryingStore } from '../../providers/runtime/store.js';
 import { loadSpec, type SpecLoader } from '../../providers/specs.js';
 import type { PrefectApi } from './prefect-api.js';
 import { prefectFromEnv } from './prefect-from-env.js';
@@ -27,8 +28,26 @@ export interface Deps {
 
 export type DepsSource = Deps | (() => Deps | Promise<Deps>);
 
+const resilient = new WeakMap<Deps, Deps>();
+
+/**
+ * The deps a step uses: every store read and write (parked events, pinned blocks, claims,
+ * the cancel marker, stop records) through the runtime's retry loop. One wrapped copy per
+ * deps object, so per-container caches keyed on it keep working.
+ */
 export async function resolveDeps(source: DepsSource): Promise<Deps> {
-  return typeof source === 'function' ? source() : source;
+  const deps = typeof source === 'function' ? await source() : source;
+  if (deps.store instanceof RetryingStore) return deps;
+  let wrapped = resilient.get(deps);
+  if (!wrapped) {
+    wrapped = {
+      ...deps,
+      store: retryingStore(deps.store),
+      blocks: new BlockStore(retryingStore(deps.blocks.store)),
+    };
+    resilient.set(deps, wrapped);
+  }
+  return wrapped;
 }
 
 /** A store from a location: a folder path, or `s3://bucket/prefix`. */

@@ -9,7 +9,7 @@ import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
 import { type Resolved, resolveTarget } from '../../providers/resolve.js';
 import { checkEnabled } from './context.js';
 import type { Deps } from './deps.js';
-import { type ExecutionInput, eventKey } from './state.js';
+import { type ExecutionInput, eventKey, pinnedBlockKey } from './state.js';
 
 export interface Accepted {
   input: ExecutionInput;
@@ -25,6 +25,8 @@ export async function accept(deps: Deps, unwrapped: Unwrapped): Promise<Accepted
   const target = await resolveTarget(event, deps.blocks);
   const ref = eventKey(event.flow_run.id);
   const body = JSON.stringify(unwrapped.event);
+  // the block as resolved now is the one every step uses (first delivery wins, like the event)
+  if (target.document) await deps.store.putIfAbsent(pinnedBlockKey(ref), JSON.stringify(target.document));
   const firstDelivery = await deps.store.putIfAbsent(ref, body);
   if (!firstDelivery && (await deps.store.get(ref)) !== body) {
     deps.log.warn('a different event for this flow run was received before; the first one is used', {

@@ -39,6 +39,9 @@ export const RunContextSchema = z.object({
 export type RunContext = z.infer<typeof RunContextSchema>;
 
 export const InfraSchema = z.object({
+  /** The provider's typed handle (its own zod schema parses it back); never a secret. */
+  handle: z.unknown(),
+  /** The handle for people and reports: a task ARN, a container name. */
   identifier: z.string(),
   adopted: z.boolean(),
   submitted_at: z.iso.datetime(),
@@ -91,9 +94,29 @@ export type InfraOp = z.infer<typeof InfraOpSchema>;
 export function eventKey(flowRunId: string): string {
   return `runs/${flowRunId}/event.json`;
 }
+/** The block a slug resolved to when the event was accepted, parked beside the event (`…/event.json` → `…/block.json`). */
+export function pinnedBlockKey(eventRef: string): string {
+  return eventRef.replace(/[^/]+$/, 'block.json');
+}
 export function cancelKey(flowRunId: string): string {
   return `runs/${flowRunId}/cancel.json`;
 }
+/** Where Watch records that it asked the infrastructure to stop (polls are retries: state cannot carry it). */
+export function stopKey(flowRunId: string): string {
+  return `runs/${flowRunId}/stop.json`;
+}
+
+export const StopRecordSchema = z.object({
+  /** What the run is reported as once the infrastructure is gone. */
+  state: z.enum(['Cancelled', 'Crashed']),
+  reason: z.string(),
+  requested_at: z.iso.datetime(),
+  /** The polite stop reached the provider. */
+  sent: z.boolean(),
+  /** The forced stop was sent (after the grace period). */
+  forced: z.boolean(),
+});
+export type StopRecord = z.infer<typeof StopRecordSchema>;
 /** One Step Functions execution per flow run: duplicate deliveries collapse into it. */
 export function executionName(flowRunId: string): string {
   return `fr-${flowRunId}`;

@@ -1,94 +1,21 @@
 // AWS calls for the ECS provider: clients from the SDK's standard configuration (plus
-// the block's aws_credentials), and one bounded retry policy for every call: transient
-// errors (throttling, 5xx, timeouts, dropped connections) are retried with backoff and
-// full jitter; permanent ones become ProviderPermanentError at once, with a hint.
+// the block's aws_credentials), every call under the runtime's retry loop (AWS
+// classifier: throttling, 5xx, timeouts, dropped connections are transient) with the
+// AWS hints for permanent errors.
 import { createHash } from 'node:crypto';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { ProviderPermanentError, ProviderTransientError } from '../../core/errors.js';
+import { classifyAws, errorName, errorText } from '../runtime/classify.js';
+import { type RetryPolicy, retrying } from '../runtime/retry.js';
 import type { AwsCredentials } from './block.js';
 import { type Ec2Sdk, type Ec2SdkLoader, loadEc2Sdk, requireEc2Sdk } from './ec2-sdk.js';
 
-export interface RetryPolicy {
-  /** Tries per call, the first included. */
-  attempts: number;
-  baseMs: number;
-  capMs: number;
-  sleep: (ms: number) => Promise<void>;
-  random: () => number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: 4,
-  baseMs: 500,
-  capMs: 8000,
-  sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
-  random: Math.random,
-};
-
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'EC2ThrottledException',
-  'ServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalError',
-  'InternalFailure',
-  'InternalServerError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'PriorRequestNotComplete',
-]);
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-]);
-
-interface AwsErrorShape {
-  name?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-  $response?: { statusCode?: number };
-}
+export { errorText } from '../runtime/classify.js';
+export { backoffMs, causeOf, DEFAULT_RETRY, type RetryPolicy } from '../runtime/retry.js';
 
 export function awsErrorName(error: unknown): string {
-  return (error as AwsErrorShape | undefined)?.name ?? 'Error';
-}
-
-export function httpStatus(error: unknown): number | undefined {
-  const shape = error as AwsErrorShape | undefined;
-  return shape?.$metadata?.httpStatusCode ?? shape?.$response?.statusCode;
-}
-
-export function isTransient(error: unknown): boolean {
-  const shape = error as AwsErrorShape | undefined;
-  if (!shape || typeof shape !== 'object') return false;
-  if (TRANSIENT_NAMES.has(shape.name ?? '')) return true;
-  if (shape.code && TRANSIENT_CODES.has(shape.code)) return true;
-  const status = httpStatus(error);
-  return status !== undefined && (status >= 500 || status === 429);
-}
-
-export function errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  // a 5xx HTML page the SDK could not parse says nothing useful beyond its status
-  return text.startsWith('Unexpected token') || text.includes('Deserialization error')
-    ? `unparseable response (HTTP ${httpStatus(error) ?? '?'})`
-    : (text.split('\n')[0] ?? text);
+  return errorName(error);
 }
 
 /** What to tell a person about a permanent error: the field to fix. Undefined = AWS's message alone. */
@@ -112,45 +39,18 @@ const COMMON_HINTS: Explain = (error) => {
   return undefined;
 };
 
-/** Runs one AWS call under the retry policy; throws Provider{Transient,Permanent}Error with the SDK error as cause. */
-export async function withRetry<T>(
+/** One AWS call under the runtime's retry loop, with the AWS hints for permanent errors. */
+export function withRetry<T>(
   what: string,
   call: () => Promise<T>,
-  policy: RetryPolicy,
+  policy: Partial<RetryPolicy>,
   explain: Explain = () => undefined,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (!isTransient(error)) {
-        const hint = explain(error) ?? COMMON_HINTS(error);
-        throw new ProviderPermanentError(
-          `${what} failed: ${hint ?? `${awsErrorName(error)}: ${errorText(error)}`}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      if (attempt >= policy.attempts) {
-        throw new ProviderTransientError(
-          `${what} failed ${attempt} times, last with ${awsErrorName(error)}: ${errorText(error)}`,
-          { cause: error },
-        );
-      }
-      await policy.sleep(backoffMs(attempt, policy));
-    }
-  }
-}
-
-/** Full jitter: a random wait up to min(cap, base·2^(attempt-1)). */
-export function backoffMs(attempt: number, policy: Pick<RetryPolicy, 'baseMs' | 'capMs' | 'random'>): number {
-  return Math.round(policy.random() * Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1)));
-}
-
-/** The SDK error behind one of ours. */
-export function causeOf(error: unknown): unknown {
-  return error instanceof Error && 'cause' in error ? error.cause : undefined;
+  return retrying(what, call, {
+    policy,
+    classifiers: [classifyAws],
+    explain: (error) => explain(error) ?? COMMON_HINTS(error),
+  });
 }
 
 type ClientConfig = Record<string, unknown>;
@@ -158,7 +58,7 @@ type ClientConfig = Record<string, unknown>;
 /**
  * Client settings for a block: the SDK's standard chain (AWS_REGION, AWS_PROFILE,
  * AWS_ENDPOINT_URL, ~/.aws, roles…) unless the block's aws_credentials say otherwise.
- * SDK retries are off: every call goes through `withRetry`, so attempts stay bounded.
+ * SDK retries are off: every call goes through the runtime's retry loop, so attempts stay bounded.
  */
 export function clientConfig(credentials: AwsCredentials, extra: ClientConfig = {}): ClientConfig {
   return {

@@ -1,37 +1,29 @@
-// The `ecs-task` provider: one ECS task per flow run.
-// submit: adopt the task already started for this flow run (ListTasks by startedBy), else
-// find-or-register the definition, fill what the block and the deployment left open of the
-// network from the VPC, RunTask with a clientToken.
-// status: DescribeTasks → phase, exit code, diagnosis, log links and the last log lines.
-// kill: StopTask with a reason, then wait for STOPPED. cleanup: stop what is left (found
-// by flow run when submit failed half-way); deregister our definition when asked.
+// The `ecs-task` provider: one ECS task per flow run, as a driver of the shared runtime.
+// find: ListTasks by startedBy (the flow run's idempotency key). create: find-or-register
+// the definition, fill what the block and the deployment left open of the network from
+// the VPC, RunTask with a clientToken (once per attempt; the runtime looks before trying
+// again). status: DescribeTasks → phase, exit code, diagnosis, log links; the log tail at
+// the end. stop: StopTask with a reason (ECS sends SIGKILL after the container's stopTimeout).
+// remove: deregister our definition when asked.
 import {
   DescribeTasksCommand,
   type ECSClient,
   ListTasksCommand,
   RunTaskCommand,
-  type RunTaskCommandInput,
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
+import * as z from 'zod';
 import { ProviderPermanentError, ProviderTransientError } from '../../core/errors.js';
 import { idempotencyKey } from '../identity.js';
-import type { InfraStatus, Provider, Submission, Target } from '../port.js';
-import {
-  AwsClients,
-  awsErrorName,
-  backoffMs,
-  causeOf,
-  DEFAULT_RETRY,
-  errorText,
-  type RetryPolicy,
-  withRetry,
-} from './aws.js';
+import type { Provider, Target } from '../port.js';
+import { type Driver, defineProvider, type Found, type RuntimeOptions } from '../runtime/provider.js';
+import { AwsClients, awsErrorName, causeOf, DEFAULT_RETRY, type RetryPolicy, withRetry } from './aws.js';
 import type { EcsTaskBlock } from './block.js';
 import { buildEcsRequest, type EcsRequest } from './build.js';
 import type { Ec2SdkLoader } from './ec2-sdk.js';
 import { DEFAULT_CLUSTER, formatIdentifier, parseIdentifier, type TaskRef } from './identifier.js';
-import { logLocation, TAIL_LINES, tailLogs } from './logs.js';
+import { logLocation, tailLogs } from './logs.js';
 import { resolveNetwork } from './network.js';
 import { ecsTaskSpec } from './spec.js';
 import { type LogLocation, statusOf, taskLinks } from './status.js';
@@ -41,14 +33,24 @@ export interface EcsTaskProviderOptions {
   /** Merged into every SDK client's config (e.g. an endpoint); the block's aws_credentials still win. */
   clientConfig?: Record<string, unknown>;
   retry?: Partial<RetryPolicy>;
-  /** How often kill checks whether the task has stopped (ms). */
-  killPollMs?: number;
-  logLines?: number;
   /** Where build reads AWS_REGION (for the awslogs driver) and the deployment's ECS_* defaults. */
   env?: NodeJS.ProcessEnv;
   /** How the EC2 SDK is loaded for the default-network lookups (default: require, see ec2-sdk.ts). */
   loadEc2?: Ec2SdkLoader;
+  runtime?: RuntimeOptions;
 }
+
+const LogLocationSchema = z.object({ group: z.string(), stream: z.string(), region: z.string() });
+
+/** What Submit saves for a task: where it runs, which container is the flow run's, where it logs. */
+export const EcsHandleSchema = z.object({
+  cluster: z.string().min(1),
+  taskArn: z.string().regex(/^arn:aws[a-z-]*:ecs:[^:]*:[^:]*:task\/.+/, 'expected an ECS task ARN'),
+  container: z.string().min(1),
+  /** Known at submit for a definition we registered; otherwise looked up when the task ends. */
+  logs: LogLocationSchema.optional(),
+});
+export type EcsHandle = z.infer<typeof EcsHandleSchema>;
 
 const STOP_REASON_LIMIT = 255;
 
@@ -90,15 +92,20 @@ function isInactiveDefinition(error: unknown): boolean {
   );
 }
 
+function isClusterMissing(error: unknown): boolean {
+  return awsErrorName(causeOf(error)) === 'ClusterNotFoundException';
+}
+
 export function createEcsTaskProvider(
   options: EcsTaskProviderOptions = {},
-): Provider<EcsTaskBlock, EcsRequest> {
+): Provider<EcsTaskBlock, EcsRequest, EcsHandle> {
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const clients = new AwsClients(options.clientConfig, options.loadEc2);
   const definitions = new TaskDefinitions(retry);
-  const killPollMs = options.killPollMs ?? 2000;
-  const logLines = options.logLines ?? TAIL_LINES;
   const build = (target: Target<EcsTaskBlock>) => buildEcsRequest(target, options.env ?? process.env);
+  const clusterOf = (request: EcsRequest) => request.runTask.cluster ?? DEFAULT_CLUSTER;
+  const startedByOf = (target: Target<EcsTaskBlock>, request: EcsRequest) =>
+    request.runTask.startedBy ?? idempotencyKey(target.flowRun.id);
 
   /** Tasks started for this flow run, still running first; empty when there are none. */
   async function tasksFor(ecs: ECSClient, cluster: string, startedBy: string): Promise<string[]> {
@@ -137,85 +144,25 @@ export function createEcsTaskProvider(
     return out.tasks?.find((task) => task.taskArn === ref.taskArn);
   }
 
-  /** RunTask, never blindly repeated: after a failed attempt, a task that did start is adopted. */
-  async function runTask(
-    ecs: ECSClient,
-    input: RunTaskCommandInput,
-    cluster: string,
+  function handleFor(
+    target: Target<EcsTaskBlock>,
     request: EcsRequest,
-  ): Promise<Submission> {
-    const startedBy = input.startedBy ?? '';
-    let refreshedDefinition = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const out = await withRetry(
-          'RunTask',
-          () => ecs.send(new RunTaskCommand(input)),
-          { ...retry, attempts: 1 },
-          explainCluster(cluster),
-        );
-        const taskArn = out.tasks?.[0]?.taskArn;
-        if (taskArn) return { identifier: formatIdentifier({ cluster, taskArn }), adopted: false };
-        const failure = out.failures?.[0];
-        const why = `${failure?.reason ?? 'no task and no failure'}${failure?.detail ? ` (${failure.detail})` : ''}`;
-        if (failure?.reason?.startsWith('RESOURCE:') || failure?.reason === 'AGENT') {
-          throw new ProviderTransientError(
-            `RunTask placed no task: ${why}; the cluster has no capacity for it yet`,
-          );
-        }
-        throw new ProviderPermanentError(`RunTask placed no task: ${why}`);
-      } catch (error) {
-        if (isInactiveDefinition(error) && request.taskDefinition?.family && !refreshedDefinition) {
-          // deregistered under us (e.g. auto_deregister of a concurrent run): register again, once
-          refreshedDefinition = true;
-          definitions.forget(request.taskDefinition.family);
-          await definitions.ensure(ecs, request.taskDefinition);
-          continue;
-        }
-        if (!(error instanceof ProviderTransientError)) throw error;
-        if (attempt >= retry.attempts) {
-          const cause = causeOf(error);
-          if (!cause) throw error;
-          throw new ProviderTransientError(
-            `RunTask failed ${attempt} times, last with ${awsErrorName(cause)}: ${errorText(cause)}`,
-            { cause },
-          );
-        }
-        await retry.sleep(backoffMs(attempt, retry));
-        // The failed call may have started the task (a lost response): look before trying again.
-        const started = await tasksFor(ecs, cluster, startedBy);
-        if (started[0])
-          return { identifier: formatIdentifier({ cluster, taskArn: started[0] }), adopted: true };
-      }
-    }
+    cluster: string,
+    taskArn: string,
+  ): EcsHandle {
+    const container = target.block.container_name;
+    const definition = request.taskDefinition?.containerDefinitions?.find((c) => c.name === container);
+    const logs = logLocation(definition, taskArn);
+    return { cluster, taskArn, container, ...(logs ? { logs } : {}) };
   }
 
-  async function logsOf(target: Target<EcsTaskBlock>, request: EcsRequest, ecs: ECSClient, task: Task) {
-    const name = target.block.container_name;
-    let container = request.taskDefinition?.containerDefinitions?.find((c) => c.name === name);
-    if (!request.taskDefinition && task.taskDefinitionArn) {
-      const described = await definitions.describe(ecs, task.taskDefinitionArn).catch(() => undefined);
-      container = described?.containerDefinitions?.find((c) => c.name === name);
-    }
-    return task.taskArn ? logLocation(container, task.taskArn) : undefined;
-  }
-
-  async function status(target: Target<EcsTaskBlock>, identifier: string): Promise<InfraStatus> {
-    const ref = parseIdentifier(identifier);
-    const ecs = clients.ecs(target.block.aws_credentials);
-    const task = await describe(ecs, ref);
-    const result = statusOf(task, ref, target.block.container_name);
-    if (!task) return result;
-    const request = build(target);
-    const final = result.phase === 'succeeded' || result.phase === 'failed';
-    // for a definition we registered the log location is known without a call; for an ARN, only look at the end
-    let logs: LogLocation | undefined;
-    if (request.taskDefinition || final) logs = await logsOf(target, request, ecs, task);
-    if (!logs) return result;
-    const withLinks = { ...result, links: taskLinks(ref, logs) };
-    if (!final) return withLinks;
-    const tail = await tailLogs(clients.logs(target.block.aws_credentials, logs.region), logs, logLines);
-    return tail === undefined ? withLinks : { ...withLinks, logs_tail: tail };
+  /** For a task of a definition we did not register, where it logs (looked up once it has ended). */
+  async function logsOf(ecs: ECSClient, handle: EcsHandle, task: Task): Promise<LogLocation | undefined> {
+    if (handle.logs) return handle.logs;
+    if (!task.taskDefinitionArn) return undefined;
+    const described = await definitions.describe(ecs, task.taskDefinitionArn).catch(() => undefined);
+    const container = described?.containerDefinitions?.find((c) => c.name === handle.container);
+    return logLocation(container, handle.taskArn);
   }
 
   async function stop(ecs: ECSClient, ref: TaskRef, reason: string): Promise<void> {
@@ -237,76 +184,117 @@ export function createEcsTaskProvider(
       // already gone is what we wanted
       if (
         error instanceof ProviderPermanentError &&
-        /not found/i.test((causeOf(error) as Error)?.message ?? '')
+        (error.kind === 'not-found' || /not found/i.test((causeOf(error) as Error)?.message ?? ''))
       )
         return;
       throw error;
     }
   }
 
-  async function kill(target: Target<EcsTaskBlock>, identifier: string, graceSeconds: number): Promise<void> {
-    const ref = parseIdentifier(identifier);
-    const ecs = clients.ecs(target.block.aws_credentials);
-    const before = await describe(ecs, ref);
-    if (!before || before.lastStatus === 'STOPPED') return;
-    // ECS sends SIGTERM, then SIGKILL after the container's stopTimeout (default 30 s).
-    await stop(ecs, ref, `Stopped by the flow-run submitter for flow run ${target.flowRun.id}`);
-    const deadline = Date.now() + (graceSeconds + 5) * 1000;
-    while (Date.now() < deadline) {
-      const now = await describe(ecs, ref);
-      if (!now || now.lastStatus === 'STOPPED') return;
-      await retry.sleep(killPollMs);
-    }
-  }
+  const driver: Driver<EcsTaskBlock, EcsRequest, EcsHandle> = {
+    handleSchema: EcsHandleSchema,
+    identify: (handle) => formatIdentifier(handle),
 
-  return {
-    ...ecsTaskSpec,
-    build,
+    async find(target, request): Promise<Found<EcsHandle> | undefined> {
+      const cluster = clusterOf(request);
+      const ecs = clients.ecs(target.block.aws_credentials);
+      const [taskArn] = await tasksFor(ecs, cluster, startedByOf(target, request));
+      return taskArn ? { handle: handleFor(target, request, cluster, taskArn), started: true } : undefined;
+    },
 
-    async submit(target): Promise<Submission> {
-      const request = build(target);
+    async prepare(target, request) {
       const { block } = target;
-      const cluster = request.runTask.cluster ?? DEFAULT_CLUSTER;
       const ecs = clients.ecs(block.aws_credentials);
-      const startedBy = request.runTask.startedBy ?? idempotencyKey(target.flowRun.id);
-      const existing = await tasksFor(ecs, cluster, startedBy);
-      if (existing[0])
-        return { identifier: formatIdentifier({ cluster, taskArn: existing[0] }), adopted: true };
       if (request.taskDefinition) await definitions.ensure(ecs, request.taskDefinition);
-      const input = await resolveNetwork(request.runTask, {
+      const runTask = await resolveNetwork(request.runTask, {
         vpcId: block.vpc_id,
         ec2: () => clients.ec2(block.aws_credentials),
         retry,
         region: await clients.region(block.aws_credentials),
       });
-      return runTask(ecs, input, cluster, request);
+      return { ...request, runTask };
     },
 
-    status,
-    kill,
-
-    async cleanup(target, identifier) {
-      const { block } = target;
-      const ecs = clients.ecs(block.aws_credentials);
-      const request = build(target);
-      const cluster = request.runTask.cluster ?? DEFAULT_CLUSTER;
-      const refs: TaskRef[] = identifier
-        ? [parseIdentifier(identifier)]
-        : await tasksFor(ecs, cluster, request.runTask.startedBy ?? idempotencyKey(target.flowRun.id))
-            .then((arns) => arns.map((taskArn) => ({ cluster, taskArn })))
-            .catch((error: unknown) => {
-              // nothing can be running in a cluster that does not exist
-              if (awsErrorName(causeOf(error)) === 'ClusterNotFoundException') return [];
-              throw error;
-            });
-      for (const ref of refs) {
-        const task = await describe(ecs, ref);
-        if (task && task.lastStatus !== 'STOPPED' && task.desiredStatus !== 'STOPPED') {
-          await stop(ecs, ref, `Cleaned up by the flow-run submitter for flow run ${target.flowRun.id}`);
+    async create(target, request) {
+      const cluster = clusterOf(request);
+      const ecs = clients.ecs(target.block.aws_credentials);
+      const input = request.runTask;
+      for (let refreshed = false; ; refreshed = true) {
+        try {
+          // one try per call: a RunTask whose answer was lost may have started the task, so the runtime looks first
+          const out = await withRetry(
+            'RunTask',
+            () => ecs.send(new RunTaskCommand(input)),
+            { ...retry, attempts: 1 },
+            explainCluster(cluster),
+          );
+          const taskArn = out.tasks?.[0]?.taskArn;
+          if (taskArn) return { handle: handleFor(target, request, cluster, taskArn), started: true };
+          const failure = out.failures?.[0];
+          const why = `${failure?.reason ?? 'no task and no failure'}${failure?.detail ? ` (${failure.detail})` : ''}`;
+          if (failure?.reason?.startsWith('RESOURCE:') || failure?.reason === 'AGENT') {
+            throw new ProviderTransientError(
+              `RunTask placed no task: ${why}; the cluster has no capacity for it yet`,
+            );
+          }
+          throw new ProviderPermanentError(`RunTask placed no task: ${why}`);
+        } catch (error) {
+          if (!isInactiveDefinition(error) || !request.taskDefinition?.family || refreshed) throw error;
+          // deregistered under us (e.g. auto_deregister of a concurrent run): register again, once
+          definitions.forget(request.taskDefinition.family);
+          await definitions.ensure(ecs, request.taskDefinition);
         }
       }
-      if (block.auto_deregister_task_definition && request.taskDefinition?.family) {
-        await definitions.deregister(ecs, request.taskDefinition.family);
+    },
+
+    async status(target, handle) {
+      const ecs = clients.ecs(target.block.aws_credentials);
+      const task = await describe(ecs, handle);
+      const result = statusOf(task, handle, handle.container);
+      if (!task) return result;
+      const final = result.phase === 'succeeded' || result.phase === 'failed';
+      // for a definition we registered the log location is in the handle; for an ARN, only look at the end
+      const logs = handle.logs ?? (final ? await logsOf(ecs, handle, task) : undefined);
+      return logs ? { ...result, links: taskLinks(handle, logs) } : result;
+    },
+
+    async logs(target, handle, lines) {
+      const ecs = clients.ecs(target.block.aws_credentials);
+      const task = handle.logs ? undefined : await describe(ecs, handle);
+      const logs = handle.logs ?? (task ? await logsOf(ecs, handle, task) : undefined);
+      if (!logs) return undefined;
+      return tailLogs(clients.logs(target.block.aws_credentials, logs.region), logs, lines);
+    },
+
+    async stop(target, handle, request) {
+      const ecs = clients.ecs(target.block.aws_credentials);
+      const task = await describe(ecs, handle);
+      if (!task || task.lastStatus === 'STOPPED') return;
+      // ECS sends SIGTERM, then SIGKILL after the container's stopTimeout: a forced stop asks again
+      if (request.force && task.desiredStatus === 'STOPPED') return;
+      await stop(ecs, handle, request.reason);
+    },
+
+    async remove(target, request) {
+      if (target.block.auto_deregister_task_definition && request.taskDefinition?.family) {
+        await definitions.deregister(
+          clients.ecs(target.block.aws_credentials),
+          request.taskDefinition.family,
+        );
+      }
+    },
+  };
+
+  const provider = defineProvider({ ...ecsTaskSpec, build }, driver, { retry, ...options.runtime });
+  return {
+    ...provider,
+    async cleanup(target, handle) {
+      try {
+        await provider.cleanup(target, handle);
+      } catch (error) {
+        // nothing can be running in a cluster that does not exist
+        if (!isClusterMissing(error)) throw error;
+        await driver.remove?.(target, build(target), undefined);
       }
     },
   };
@@ -314,3 +302,5 @@ export function createEcsTaskProvider(
 
 /** The provider a deployed ECS function runs (clients from the standard AWS configuration). */
 export const ecsTaskProvider = createEcsTaskProvider();
+
+export { parseIdentifier };

@@ -1,23 +1,23 @@
 // The `process` provider: the flow run as a local subprocess, run by a small detached
 // supervisor that records its pid, output and exit in a run folder named by the
-// idempotency key. A second submit for the same flow run finds the folder and adopts it.
+// idempotency key, as a driver of the shared runtime. create makes the folder, start
+// spawns the supervisor (a folder without one is resumed), stop signals the process group.
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as z from 'zod';
 import { ProviderPermanentError } from '../../core/errors.js';
 import { pidAlive } from '../../core/pid.js';
-import { idempotencyKey } from '../identity.js';
-import type { InfraStatus, Provider, Submission, Target } from '../port.js';
+import type { InfraStatus, Provider, Target } from '../port.js';
+import { type Driver, defineProvider, type RuntimeOptions } from '../runtime/provider.js';
 import type { ProcessBlock } from './block.js';
-import { buildProcessRequest, type ProcessRequest } from './build.js';
+import type { ProcessRequest } from './build.js';
 import { processSpec } from './spec.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
-const TAIL_BYTES = 4096;
-const TAIL_LINES = 20;
-const CLEANUP_GRACE_SECONDS = 10;
+const TAIL_BYTES = 8192;
 
 interface RunState {
   pid: number;
@@ -40,6 +40,7 @@ interface RunMeta {
 export interface ProcessProviderOptions {
   /** Folder for run records; default `$SUBMITTER_HOME/process` (SUBMITTER_HOME defaults to `.submitter`). */
   runsDir?: () => string;
+  runtime?: RuntimeOptions;
 }
 
 function defaultRunsDir(): string {
@@ -64,9 +65,7 @@ async function tail(path: string): Promise<string | undefined> {
     const length = Math.min(size, TAIL_BYTES);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
-    const lines = buffer.toString('utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    return lines.slice(-TAIL_LINES).join('\n');
+    return buffer.toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -79,20 +78,20 @@ function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 1;
 }
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** What Submit saves for a process run: the run folder's key (the idempotency key). */
+export const ProcessHandleSchema = z.object({
+  run: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a process run key'),
+});
+export type ProcessHandle = z.infer<typeof ProcessHandleSchema>;
 
 export function createProcessProvider(
   options: ProcessProviderOptions = {},
-): Provider<ProcessBlock, ProcessRequest> {
+): Provider<ProcessBlock, ProcessRequest, ProcessHandle> {
   const runsDir = options.runsDir ?? defaultRunsDir;
-  const runDir = (key: string) => {
-    if (!/^[A-Za-z0-9_-]+$/.test(key))
-      throw new ProviderPermanentError(`'${key}' is not a process run identifier`);
-    return join(runsDir(), key);
-  };
+  const runDir = (handle: ProcessHandle) => join(runsDir(), ProcessHandleSchema.parse(handle).run);
 
-  async function status(_target: Target<ProcessBlock>, identifier: string): Promise<InfraStatus> {
-    const dir = runDir(identifier);
+  async function status(handle: ProcessHandle): Promise<InfraStatus> {
+    const dir = runDir(handle);
     const meta = await readJson<RunMeta>(join(dir, 'meta.json'));
     const state = await readJson<RunState>(join(dir, 'state.json'));
     const links = { output: join(dir, 'output.log') };
@@ -101,15 +100,13 @@ export function createProcessProvider(
     const supervisorAlive = pidAlive(state?.supervisor_pid ?? meta?.supervisor_pid);
     const result = await readJson<RunResult>(join(dir, 'result.json'));
     if (result) {
-      const logs_tail = await tail(links.output);
-      const base = { links, ...(logs_tail !== undefined ? { logs_tail } : {}) };
       if (result.error) {
         const hint =
           result.error === 'ENOENT'
             ? ": the program was not found; install it or change the block's `command`"
             : '';
         return {
-          ...base,
+          links,
           phase: 'failed',
           exit_code: null,
           reason: `the command could not be started (${result.message})${hint}`,
@@ -117,15 +114,15 @@ export function createProcessProvider(
       }
       if (result.signal) {
         return {
-          ...base,
+          links,
           phase: 'failed',
           exit_code: -signalNumber(result.signal),
           reason: `the process was ended by ${result.signal}`,
         };
       }
-      if (result.exit_code === 0) return { ...base, phase: 'succeeded', exit_code: 0 };
+      if (result.exit_code === 0) return { links, phase: 'succeeded', exit_code: 0 };
       return {
-        ...base,
+        links,
         phase: 'failed',
         exit_code: result.exit_code,
         reason: `the process exited with status code ${result.exit_code}`,
@@ -147,7 +144,7 @@ export function createProcessProvider(
         () => false,
       );
       if (exists) return { phase: 'pending', reason: 'starting the process' };
-      return { phase: 'missing', reason: `no process run '${identifier}' in ${runsDir()}` };
+      return { phase: 'missing', reason: `no process run '${handle.run}' in ${runsDir()}` };
     }
     if (meta.supervisor_pid !== undefined && !supervisorAlive) {
       return { phase: 'missing', reason: 'the process supervisor exited before starting the command' };
@@ -155,75 +152,78 @@ export function createProcessProvider(
     return { phase: 'pending', reason: 'starting the process' };
   }
 
-  async function kill(target: Target<ProcessBlock>, identifier: string, graceSeconds: number): Promise<void> {
-    const dir = runDir(identifier);
-    const state = await readJson<RunState>(join(dir, 'state.json'));
-    if (!state || (await readJson<RunResult>(join(dir, 'result.json')))) return;
-    const signalGroup = (signal: NodeJS.Signals) => {
+  /** Spawns the detached supervisor for a created run folder. */
+  async function start(target: Target<ProcessBlock>, request: ProcessRequest, handle: ProcessHandle) {
+    const dir = runDir(handle);
+    const meta: RunMeta = { flow_run_id: target.flowRun.id, submitted_at: new Date().toISOString() };
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of request.unset_env) delete env[name];
+    Object.assign(env, request.env);
+    const log = await open(join(dir, 'supervisor.log'), 'a');
+    try {
+      const supervisor = spawn(
+        process.execPath,
+        [SUPERVISOR, dir, request.working_dir ?? '', JSON.stringify(request.command)],
+        { env, detached: true, stdio: ['ignore', 'ignore', log.fd] },
+      );
+      supervisor.unref();
+      await writeFile(join(dir, 'meta.json'), JSON.stringify({ ...meta, supervisor_pid: supervisor.pid }));
+    } finally {
+      await log.close();
+    }
+    return handle;
+  }
+
+  const driver: Driver<ProcessBlock, ProcessRequest, ProcessHandle> = {
+    handleSchema: ProcessHandleSchema,
+    identify: (handle) => handle.run,
+
+    async find(_target, request) {
+      const handle = { run: request.idempotency_key };
+      const dir = runDir(handle);
+      const exists = await stat(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) return undefined;
+      const meta = await readJson<RunMeta>(join(dir, 'meta.json'));
+      return { handle, started: meta?.supervisor_pid !== undefined };
+    },
+
+    async create(_target, request) {
+      const handle = { run: request.idempotency_key };
+      await mkdir(runsDir(), { recursive: true });
       try {
-        process.kill(-state.pid, signal);
+        await mkdir(runDir(handle)); // atomic: exactly one submit creates the run folder
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new ProviderPermanentError(`process run '${handle.run}' exists already`, {
+            cause: error,
+            kind: 'conflict',
+          });
+        throw error;
+      }
+      return { handle, started: false };
+    },
+
+    start,
+    status: (_target, handle) => status(handle),
+
+    async stop(_target, handle, request) {
+      const state = await readJson<RunState>(join(runDir(handle), 'state.json'));
+      if (!state || (await readJson<RunResult>(join(runDir(handle), 'result.json')))) return;
+      try {
+        process.kill(-state.pid, request.force ? 'SIGKILL' : 'SIGTERM');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }
-    };
-    signalGroup('SIGTERM');
-    const deadline = Date.now() + graceSeconds * 1000;
-    while (Date.now() < deadline) {
-      if ((await status(target, identifier)).phase !== 'running') return;
-      await sleep(100);
-    }
-    signalGroup('SIGKILL');
-    // the supervisor records the SIGKILL; wait for it briefly so status is final
-    for (let i = 0; i < 50 && (await status(target, identifier)).phase === 'running'; i++) await sleep(100);
-  }
-
-  return {
-    ...processSpec,
-
-    async submit(target): Promise<Submission> {
-      const request = buildProcessRequest(target);
-      const key = request.idempotency_key;
-      const dir = runDir(key);
-      await mkdir(runsDir(), { recursive: true });
-      try {
-        await mkdir(dir); // atomic: exactly one submit creates the run
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { identifier: key, adopted: true };
-        throw error;
-      }
-      const meta: RunMeta = { flow_run_id: target.flowRun.id, submitted_at: new Date().toISOString() };
-      await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const name of request.unset_env) delete env[name];
-      Object.assign(env, request.env);
-      const log = await open(join(dir, 'supervisor.log'), 'a');
-      try {
-        const supervisor = spawn(
-          process.execPath,
-          [SUPERVISOR, dir, request.working_dir ?? '', JSON.stringify(request.command)],
-          {
-            env,
-            detached: true,
-            stdio: ['ignore', 'ignore', log.fd],
-          },
-        );
-        supervisor.unref();
-        await writeFile(join(dir, 'meta.json'), JSON.stringify({ ...meta, supervisor_pid: supervisor.pid }));
-      } finally {
-        await log.close();
-      }
-      return { identifier: key, adopted: false };
     },
 
-    status,
-    kill,
-
-    async cleanup(target, identifier) {
-      const key = identifier ?? idempotencyKey(target.flowRun.id);
-      if ((await status(target, key)).phase === 'running') await kill(target, key, CLEANUP_GRACE_SECONDS);
-      // The run folder stays: it holds the output log and marks the flow run as started.
-    },
+    logs: (_target, handle) => tail(join(runDir(handle), 'output.log')),
+    // The run folder stays after the run: it holds the output log and marks the flow run as started.
   };
+
+  return defineProvider(processSpec, driver, options.runtime);
 }
 
 export const processProvider = createProcessProvider();
