@@ -308,6 +308,38 @@ describe('ecs-task build: task definition reuse', () => {
     assert.equal(main?.memoryReservation, 2048 - 512, 'what the sidecar leaves');
     assert.equal(sidecar?.name, 'sidecar');
   });
+
+  it('a task_definition without the container_name container gets it appended after its own containers', () => {
+    const sidecars = [
+      { name: 'envoy', image: 'envoy', memory: 256, essential: false },
+      { name: 'agent', image: 'datadog', memory: 256, essential: false },
+    ];
+    const { taskDefinition } = build({ task_definition: { containerDefinitions: sidecars } });
+    assert.deepEqual(
+      taskDefinition?.containerDefinitions?.map((c) => c.name),
+      ['envoy', 'agent', 'prefect'],
+    );
+    const last = taskDefinition?.containerDefinitions?.at(-1);
+    assert.equal(last?.image, 'busybox:1.36');
+    assert.equal(last?.memoryReservation, 2048 - 512, 'what the sidecars leave');
+    // a container_name of its own is appended too; the one named is found wherever it is
+    const named = build({ container_name: 'flow', task_definition: { containerDefinitions: sidecars } });
+    assert.deepEqual(
+      named.taskDefinition?.containerDefinitions?.map((c) => c.name),
+      ['envoy', 'agent', 'flow'],
+    );
+    const found = build({
+      container_name: 'agent',
+      task_definition: { containerDefinitions: sidecars },
+    });
+    assert.deepEqual(
+      found.taskDefinition?.containerDefinitions?.map((c) => [c.name, c.image]),
+      [
+        ['envoy', 'envoy'],
+        ['agent', 'busybox:1.36'],
+      ],
+    );
+  });
 });
 
 describe('ecs-task build: definition memo', () => {
