@@ -9,8 +9,12 @@
 //     state.jobs.set(request.params.location ?? '', request.json);
 //     return { status: 200, body: { name: 'operations/1' } };
 //   });
-//   fake.route('GET /v2/projects/:project/locations/:location/jobs/:job', fixture('cloud-run', 'jobs-get', 'ok'));
+//   fake.route('POST /apis/batch/v1/namespaces/:ns/jobs', fixture('kubernetes', 'create-job', 'already-exists'));
 //   fake.inject({ route: 'POST /v2/projects/:project/locations/:location/jobs', status: 503, retryAfter: 2 });
+//   fake.inject({ route: 'RunTask', kind: 'hang', times: 2 }); // proxy mode: by AWS operation
+//   fake.callsOf('POST /v2/projects/:project/locations/:location/jobs'); // [{route, body, outcome, ...}]
+//
+// Certificates for `tls`: selfSignedCert() and mutualTlsMaterial(dir) in tls.ts.
 import { readFileSync } from 'node:fs';
 import {
   createServer,
