@@ -308,6 +308,38 @@ describe('ecs-task build: task definition reuse', () => {
     assert.equal(main?.memoryReservation, 2048 - 512, 'what the sidecar leaves');
     assert.equal(sidecar?.name, 'sidecar');
   });
+
+  it('a task_definition without the container_name container gets it appended after its own containers', () => {
+    const sidecars = [
+      { name: 'envoy', image: 'envoy', memory: 256, essential: false },
+      { name: 'agent', image: 'datadog', memory: 256, essential: false },
+    ];
+    const { taskDefinition } = build({ task_definition: { containerDefinitions: sidecars } });
+    assert.deepEqual(
+      taskDefinition?.containerDefinitions?.map((c) => c.name),
+      ['envoy', 'agent', 'prefect'],
+    );
+    const last = taskDefinition?.containerDefinitions?.at(-1);
+    assert.equal(last?.image, 'busybox:1.36');
+    assert.equal(last?.memoryReservation, 2048 - 512, 'what the sidecars leave');
+    // a container_name of its own is appended too; the one named is found wherever it is
+    const named = build({ container_name: 'flow', task_definition: { containerDefinitions: sidecars } });
+    assert.deepEqual(
+      named.taskDefinition?.containerDefinitions?.map((c) => c.name),
+      ['envoy', 'agent', 'flow'],
+    );
+    const found = build({
+      container_name: 'agent',
+      task_definition: { containerDefinitions: sidecars },
+    });
+    assert.deepEqual(
+      found.taskDefinition?.containerDefinitions?.map((c) => [c.name, c.image]),
+      [
+        ['envoy', 'envoy'],
+        ['agent', 'busybox:1.36'],
+      ],
+    );
+  });
 });
 
 describe('ecs-task build: definition memo', () => {
@@ -535,7 +567,7 @@ describe('ecs-task build: logs, secrets and customizations', () => {
     const { runTask } = build({ labels: { team: 'data', 'weird#key': 'v' } });
     assert.deepEqual(runTask.tags, [
       { key: 'team', value: 'data' },
-      { key: 'weird_key', value: 'v' },
+      { key: 'weird-key', value: 'v' },
       { key: 'prefect.io/flow-run-id', value: FLOW_RUN.id },
       { key: 'prefect.io/flow-run-name', value: 'nightly' },
     ]);
@@ -567,6 +599,29 @@ describe('ecs-task build: logs, secrets and customizations', () => {
       key: 'équipe',
       value: 'données',
     });
+  });
+
+  it('tag keys and values: each run of characters ECS refuses becomes one -, as Prefect slugifies them', () => {
+    const { runTask } = build({
+      labels: {
+        'a#b': 'x!!!y',
+        'team (data)': 'ok: a/b=c+d@e_f.g-h',
+        'emoji🚀🚀': '#lead, trail?',
+        équipe: 'données № 1',
+      },
+    });
+    assert.deepEqual(runTask.tags?.slice(0, 4), [
+      { key: 'a-b', value: 'x-y' },
+      { key: 'team -data-', value: 'ok: a/b=c+d@e_f.g-h' },
+      { key: 'emoji-', value: '-lead- trail-' },
+      { key: 'équipe', value: 'données - 1' }, // letters stay; № is a symbol
+    ]);
+    // the limits apply to what is sent: 128 characters of key, 256 of value
+    const long = build({ labels: { ['k'.repeat(200)]: `${'v'.repeat(300)}` } }).runTask.tags?.[0];
+    assert.equal(long?.key?.length, 128);
+    assert.equal(long?.value?.length, 256);
+    const squeezed = build({ labels: { key: `${'#'.repeat(300)}v` } }).runTask.tags?.[0];
+    assert.equal(squeezed?.value, '-v', 'a run is one character, so the value fits');
   });
 
   it('a block without aws_credentials gets what the credentials schema gives for none', () => {

@@ -37,12 +37,14 @@ export interface EcsRequest {
   lookups: EcsLookups;
 }
 
-const TAG_TEXT = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
+/** A run of characters ECS refuses in tags (it takes letters, numbers, spaces and `_.:/=+-@`). */
+const TAG_REFUSED = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]+/gu;
 /** What ECS takes in tags, in ASCII: most tags, checked faster than the Unicode classes. */
 const TAG_ASCII = /^[A-Za-z0-9 _.:/=+\-@]*$/;
 
+/** Each run of refused characters becomes one `-`, as Prefect's ECSTask slugifies tags. */
 function tagText(text: string, max: number): string {
-  return (TAG_ASCII.test(text) ? text : text.replace(TAG_TEXT, '_')).slice(0, max);
+  return (TAG_ASCII.test(text) ? text : text.replace(TAG_REFUSED, '-')).slice(0, max);
 }
 
 function tag(key: string, value: string): Tag {

@@ -236,8 +236,9 @@ export function composeTaskDefinition(
     : [];
   let container = containers.find((c) => c.name === block.container_name);
   if (!container) {
+    // after the user's containers, as Prefect's ECSTask appends it
     container = { name: block.container_name };
-    containers.unshift(container);
+    containers.push(container);
   }
   container.image = block.image ?? container.image ?? DEFAULT_PREFECT_IMAGE;
   container.essential ??= true;
