@@ -283,11 +283,8 @@ function secretFieldNames(): ReadonlySet<string> {
 
 /** A field no schema describes: its name says whether it is a secret. */
 function walkUnknownField(key: string, value: unknown, visit: Visitor): unknown {
-  if (isSecretDocumentKey(key) || secretFieldNames().has(key.toLowerCase())) {
-    if (typeof value === 'string') return visit.secret(value);
-    if (value === null || value === undefined) return value;
-    return visit.secretObject(value, () => walkDocument(value, visit));
-  }
+  if (isSecretDocumentKey(key) || secretFieldNames().has(key.toLowerCase()))
+    return walkUnknownSecret(value, visit);
   if (ENV_CONTAINER_KEYS.has(key)) return walkEnv(value, visit, isSecretEnvName);
   return walkFallback(value, visit);
 }
@@ -341,22 +338,36 @@ function walkOverride(schema: Schema | undefined, path: string, value: unknown, 
   let lastName = path;
   while (current && rest !== '') {
     const { mark, core } = peel(current);
-    if (mark) break;
-    const shape = objectShape(core) ?? firstShape(core);
-    if (shape) {
-      const dot = rest.indexOf('.');
-      const head = dot < 0 ? rest : rest.slice(0, dot);
-      lastName = head;
-      current = shape[head];
-      rest = dot < 0 ? '' : rest.slice(dot + 1);
-    } else if (core._zod.def.type === 'record') {
+    if (mark === 'env' || (!mark && core._zod.def.type === 'record')) {
       // a map's keys are free-form names (env.MY.VAR): the rest of the dot key is one name
       const walked = walkSchema(current, { [rest]: value }, visit);
       return isDoc(walked) ? walked[rest] : value;
-    } else break;
+    }
+    if (mark === 'value') return walkUnknownSecret(value, visit);
+    if (mark === 'document') {
+      const segments = rest.split('.');
+      const inEnv = segments.some((segment) => ENV_CONTAINER_KEYS.has(segment));
+      return inEnv || isSecretDocumentKey(segments.at(-1) ?? rest)
+        ? walkUnknownSecret(value, visit)
+        : walkDocument(value, visit);
+    }
+    const shape = objectShape(core) ?? firstShape(core);
+    if (!shape) break;
+    const dot = rest.indexOf('.');
+    const head = dot < 0 ? rest : rest.slice(0, dot);
+    lastName = head;
+    current = shape[head];
+    rest = dot < 0 ? '' : rest.slice(dot + 1);
   }
   if (current && rest === '') return walkSchema(current, value, visit);
   return walkUnknownField(lastName.split('.').pop() ?? lastName, value, visit);
+}
+
+/** A value known to be secret, whatever its shape. */
+function walkUnknownSecret(value: unknown, visit: Visitor): unknown {
+  if (typeof value === 'string') return visit.secret(value);
+  if (value === null || value === undefined) return value;
+  return visit.secretObject(value, () => walkDocument(value, visit));
 }
 
 function firstShape(schema: Schema): Record<string, Schema> | undefined {
