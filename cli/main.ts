@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { InvalidInputError, SubmitterError } from '../core/errors.js';
-import { collectSecretValues, redact, scrub } from '../core/secrets.js';
+import { collectSecretValues, maskRequest, redact, scrub } from '../core/secrets.js';
 import type { Unwrapped } from '../events/envelopes.js';
 import { classify, deploymentToEvent, readDocumentFile } from '../events/input.js';
 import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
@@ -11,7 +11,7 @@ import { storeAt } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { cancelKey, type Report } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
-import { splitSlug } from '../providers/block-store.js';
+import { type BlockStore, splitSlug } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import { findProblems, resolveTarget } from '../providers/resolve.js';
 import { localDeps } from './local.js';
@@ -70,8 +70,15 @@ function usageError(message: string): InvalidInputError {
 }
 
 /** Any input file → the flow-run event it stands for (a block or deployment gets a flow run). */
-async function eventFrom(file: string, flags: Flags, placeholderId: string): Promise<Unwrapped> {
-  const doc = classify(await readDocumentFile(file));
+/** Secret values in the documents a command read: its error messages are scrubbed of them. */
+interface Seen {
+  secrets: string[];
+}
+
+async function eventFrom(file: string, flags: Flags, placeholderId: string, seen: Seen): Promise<Unwrapped> {
+  const raw = await readDocumentFile(file);
+  seen.secrets.push(...collectSecretValues(raw));
+  const doc = classify(raw);
   const identity = {
     ...(flags['flow-run-id'] ? { id: flags['flow-run-id'] } : {}),
     ...(flags['flow-run-name'] ? { name: flags['flow-run-name'] } : {}),
@@ -105,7 +112,21 @@ async function eventFrom(file: string, flags: Flags, placeholderId: string): Pro
   return unwrapped;
 }
 
-async function runCommand(file: string, flags: Flags, io: Io): Promise<number> {
+/** The secrets of the stored block an event names (so an error about that block is scrubbed too). */
+async function noteStoredBlock(blocks: BlockStore | undefined, event: unknown, seen: Seen): Promise<void> {
+  const slug =
+    typeof event === 'object' && event !== null && 'infrastructure_block' in event
+      ? event.infrastructure_block
+      : undefined;
+  if (!blocks || typeof slug !== 'string') return;
+  try {
+    seen.secrets.push(...collectSecretValues(await blocks.get(slug)));
+  } catch {
+    // not found or unreadable: the command reports that itself
+  }
+}
+
+async function runCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
   let report: Report | undefined;
   const deps = await localDeps({
     ...(flags.home ? { home: flags.home } : {}),
@@ -115,7 +136,8 @@ async function runCommand(file: string, flags: Flags, io: Io): Promise<number> {
       report = r;
     },
   });
-  const unwrapped = await eventFrom(file, flags, randomUUID());
+  const unwrapped = await eventFrom(file, flags, randomUUID(), seen);
+  await noteStoredBlock(deps.blocks, unwrapped.event, seen);
   const accepted = await accept(deps, unwrapped);
   const say = flags.quiet ? () => undefined : io.err;
   say(
@@ -157,26 +179,23 @@ async function runCommand(file: string, flags: Flags, io: Io): Promise<number> {
   }
 }
 
-async function previewCommand(file: string, flags: Flags, io: Io): Promise<number> {
+async function previewCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
   const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
-  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
+  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID, seen);
+  await noteStoredBlock(deps.blocks, unwrapped.event, seen);
   const event = parseFlowRunEvent(unwrapped.event);
   const target = await resolveTarget(event, deps.blocks);
   const provider = await deps.loadSpec(target.block.type);
-  const preview = JSON.stringify(
-    redact({ provider: target.block.type, request: provider.build(target) }),
-    null,
-    2,
-  );
-  // Secret values can sit inside other values too (the subscription id in an ARM subnet id).
-  const secrets = collectSecretValues(target.block);
-  io.out(scrub(preview, [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]));
+  // the exact request, only the values that came from the block's secrets masked
+  const request = maskRequest(target.block, (block) => provider.build({ ...target, block }));
+  io.out(JSON.stringify({ provider: target.block.type, request }, null, 2));
   return 0;
 }
 
-async function validateCommand(file: string, flags: Flags, io: Io): Promise<number> {
+async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
   const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
-  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID);
+  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID, seen);
+  await noteStoredBlock(deps.blocks, unwrapped.event, seen);
   const problems = await findProblems(unwrapped.event, deps.blocks);
   if (problems.length > 0) {
     throw new InvalidInputError(
@@ -192,7 +211,7 @@ async function validateCommand(file: string, flags: Flags, io: Io): Promise<numb
   return 0;
 }
 
-async function blocksCommand(args: string[], flags: Flags, io: Io): Promise<number> {
+async function blocksCommand(args: string[], flags: Flags, io: Io, seen: Seen): Promise<number> {
   const [action, arg] = args;
   const deps = await localDeps({
     ...(flags.blocks ? { blocks: flags.blocks } : {}),
@@ -202,6 +221,7 @@ async function blocksCommand(args: string[], flags: Flags, io: Io): Promise<numb
     case 'put': {
       if (!arg || !flags.name) throw usageError("'blocks put' needs FILE and --name NAME");
       const doc = await readDocumentFile(arg);
+      seen.secrets.push(...collectSecretValues(doc));
       const block = parseBlock(doc, { path: arg });
       const slug = `${block.type}/${flags.name}`;
       splitSlug(slug);
@@ -215,7 +235,9 @@ async function blocksCommand(args: string[], flags: Flags, io: Io): Promise<numb
     }
     case 'get': {
       if (!arg) throw usageError("'blocks get' needs a slug 'type/name'");
-      io.out(JSON.stringify(redact(await deps.blocks.get(arg)), null, 2));
+      const block = await deps.blocks.get(arg);
+      seen.secrets.push(...collectSecretValues(block));
+      io.out(JSON.stringify(redact(block), null, 2));
       return 0;
     }
     case 'list': {
@@ -228,6 +250,7 @@ async function blocksCommand(args: string[], flags: Flags, io: Io): Promise<numb
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const seen: Seen = { secrets: [] };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -245,13 +268,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     switch (command) {
       case 'run':
         if (!file) throw usageError("'run' needs a FILE");
-        return await runCommand(file, flags, io);
+        return await runCommand(file, flags, io, seen);
       case 'preview':
         if (!file) throw usageError("'preview' needs a FILE");
-        return await previewCommand(file, flags, io);
+        return await previewCommand(file, flags, io, seen);
       case 'validate':
         if (!file) throw usageError("'validate' needs a FILE");
-        return await validateCommand(file, flags, io);
+        return await validateCommand(file, flags, io, seen);
       case 'cancel': {
         if (!file) throw usageError("'cancel' needs a FLOW_RUN_ID");
         if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(file)) {
@@ -271,25 +294,26 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return 0;
       }
       case 'blocks':
-        return await blocksCommand(rest, flags, io);
+        return await blocksCommand(rest, flags, io, seen);
       default:
         throw usageError(`unknown command '${command}'`);
     }
   } catch (error) {
+    const message = (text: string) => scrub(text, seen.secrets);
     if (error instanceof InvalidInputError) {
-      io.err(error.message);
+      io.err(message(error.message));
       return 2;
     }
     if (error instanceof SubmitterError) {
-      io.err(`${error.name}: ${error.message}`);
+      io.err(message(`${error.name}: ${error.message}`));
       return error.name === 'BlockNotFoundError' ? 2 : 1;
     }
     if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`${error.message} (see 'submitter --help')`);
       return 2;
     }
-    io.err(`internal error: ${error instanceof Error ? error.message : String(error)}`);
-    if (flagsVerbose(argv) && error instanceof Error && error.stack) io.err(error.stack);
+    io.err(message(`internal error: ${error instanceof Error ? error.message : String(error)}`));
+    if (flagsVerbose(argv) && error instanceof Error && error.stack) io.err(message(error.stack));
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 // One JSON line per log entry (what CloudWatch and `jq` read), with secrets redacted
 // from fields and scrubbed from messages.
-import { redact, scrub } from './secrets.js';
+import { redact, scrub, scrubValues } from './secrets.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -23,13 +23,14 @@ export function createLogger(
   const secrets = options.secrets ?? [];
   const emit = (level: Level, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < threshold) return;
-    const line = JSON.stringify({
+    // scrubbed as values, before JSON: a secret that is also a key (`password`) leaves the key alone
+    const entry = {
       level,
       time: new Date().toISOString(),
-      message,
-      ...(fields ? redact(fields) : {}),
-    });
-    write(secrets.length ? scrub(line, secrets) : line);
+      message: secrets.length ? scrub(message, secrets) : message,
+      ...(fields ? scrubValues(redact(fields), secrets) : {}),
+    };
+    write(JSON.stringify(entry));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

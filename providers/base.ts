@@ -1,6 +1,7 @@
 // Fields every infrastructure block shares (Prefect's `Infrastructure` base), and
 // the building blocks the six block schemas are made of.
 import * as z from 'zod';
+import { envValues } from '../core/secret-marks.js';
 
 export const DEFAULT_COMMAND = ['python', '-m', 'prefect.engine'];
 /** What Prefect would pick for an image when none is given. */
@@ -8,17 +9,22 @@ export const DEFAULT_PREFECT_IMAGE = 'prefecthq/prefect:2-latest';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Environment variables; a number or boolean is turned into its string, `null` unsets an inherited variable. */
-export const EnvSchema = z
-  .record(
-    z.string().regex(ENV_NAME, {
-      message: 'environment variable names are letters, digits and _ (not starting with a digit)',
-    }),
-    z.union([z.string(), z.number().transform(String), z.boolean().transform(String), z.null()], {
-      message: 'expected a string value (or null to unset the variable)',
-    }),
-  )
-  .default({});
+/**
+ * Environment variables; a number or boolean is turned into its string, `null` unsets an inherited variable.
+ * Values of secret-looking names (`*_KEY`, `*_TOKEN`…) are redacted wherever shown.
+ */
+export const EnvSchema = envValues(
+  z
+    .record(
+      z.string().regex(ENV_NAME, {
+        message: 'environment variable names are letters, digits and _ (not starting with a digit)',
+      }),
+      z.union([z.string(), z.number().transform(String), z.boolean().transform(String), z.null()], {
+        message: 'expected a string value (or null to unset the variable)',
+      }),
+    )
+    .default({}),
+);
 
 export const baseFields = {
   env: EnvSchema,

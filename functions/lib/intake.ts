@@ -3,7 +3,7 @@
 // A rejected delivery is kept under `rejected/` with its problems, never dropped.
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError, SubmitterError } from '../../core/errors.js';
-import { redact } from '../../core/secrets.js';
+import { collectSecretValues, redact, scrub } from '../../core/secrets.js';
 import type { Unwrapped } from '../../events/envelopes.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
 import { type Resolved, resolveTarget } from '../../providers/resolve.js';
@@ -65,10 +65,13 @@ export async function keepRejected(
   const day = deps.now().toISOString().slice(0, 10);
   const id = (deliveryId ?? randomUUID()).replace(/[^A-Za-z0-9_.@=-]/g, '_');
   const key = `rejected/${day}/${id}.json`;
-  const problems =
+  // a problem can quote a value (a resource group holding the subscription id): scrubbed of the input's secrets
+  const secrets = collectSecretValues(raw);
+  const problems = (
     error instanceof InvalidInputError
       ? error.problems
-      : [{ path: '', message: error instanceof Error ? error.message : String(error) }];
+      : [{ path: '', message: error instanceof Error ? error.message : String(error) }]
+  ).map((problem) => ({ path: problem.path, message: scrub(problem.message, secrets) }));
   await deps.store.put(
     key,
     JSON.stringify(

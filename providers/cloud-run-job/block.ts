@@ -1,9 +1,10 @@
 import * as z from 'zod';
+import { secret } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
 
 export const GcpCredentialsSchema = z.strictObject({
-  service_account_info: z
-    .union([z.record(z.string(), z.unknown()), z.string()])
+  /** A service-account key (the JSON document, or its text): one secret, its `private_key` too. */
+  service_account_info: secret(z.union([z.record(z.string(), z.unknown()), z.string()]))
     .nullable()
     .default(null),
   project: z.string().nullable().default(null),

@@ -1,23 +1,25 @@
 import * as z from 'zod';
+import { secret } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
 
 export const AzureCredentialsSchema = z.strictObject({
   tenant_id: z.string(),
   client_id: z.string(),
-  client_secret: z.string(),
+  client_secret: secret(z.string()),
 });
 
 /** `container-instance-job`: an Azure Container Instances container group. */
 export const ContainerInstanceJobBlockSchema = blockSchema('container-instance-job', {
   aci_credentials: AzureCredentialsSchema.nullable().default(null),
-  subscription_id: z.string().min(1, 'required: the Azure subscription id'),
+  /** A secret: it never goes in the request (see SUBSCRIPTION_PLACEHOLDER) and is masked wherever shown. */
+  subscription_id: secret(z.string().min(1, 'required: the Azure subscription id')),
   resource_group_name: z.string().min(1, 'required: the resource group to create container groups in'),
   identities: z.array(z.string()).nullable().default(null),
   image: z.string().min(1).default(DEFAULT_PREFECT_IMAGE),
   entrypoint: z.string().nullable().default('/opt/prefect/entrypoint.sh'),
   image_registry: z
     .union([
-      z.strictObject({ registry_url: z.string(), username: z.string(), password: z.string() }),
+      z.strictObject({ registry_url: z.string(), username: z.string(), password: secret(z.string()) }),
       z.strictObject({ registry_url: z.string(), identity: z.string() }),
     ])
     .nullable()

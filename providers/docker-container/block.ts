@@ -1,9 +1,10 @@
 import * as z from 'zod';
+import { secret } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
 
 export const DockerRegistrySchema = z.strictObject({
   username: z.string(),
-  password: z.string(),
+  password: secret(z.string()),
   registry_url: z.string(),
   reauth: z.boolean().default(true),
 });

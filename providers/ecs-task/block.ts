@@ -1,11 +1,11 @@
 import * as z from 'zod';
-import { isSecretEnvName } from '../../core/secrets.js';
+import { isSecretEnvName, secret } from '../../core/secret-marks.js';
 import { blockSchema, JsonPatchSchema } from '../base.js';
 
 export const AwsCredentialsSchema = z.strictObject({
   aws_access_key_id: z.string().nullable().default(null),
-  aws_secret_access_key: z.string().nullable().default(null),
-  aws_session_token: z.string().nullable().default(null),
+  aws_secret_access_key: secret(z.string()).nullable().default(null),
+  aws_session_token: secret(z.string()).nullable().default(null),
   profile_name: z.string().nullable().default(null),
   region_name: z.string().nullable().default(null),
 });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { secretDocument } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE, JsonPatchSchema } from '../base.js';
 
 /** Prefect's bare minimum Job manifest. */
@@ -21,8 +22,11 @@ export function baseJobManifest(): Record<string, unknown> {
 }
 
 export const KubernetesClusterConfigSchema = z.strictObject({
-  /** A kubeconfig document (as parsed YAML/JSON). */
-  config: z.record(z.string(), z.unknown()),
+  /**
+   * A kubeconfig document (as parsed YAML/JSON). Its secrets are masked wherever shown: `client-key-data`,
+   * `token`, `password`, `auth-provider.config` tokens and client secret, and every `exec.env` value.
+   */
+  config: secretDocument(z.record(z.string(), z.unknown())),
   context_name: z.string(),
 });
 
