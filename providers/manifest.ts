@@ -57,6 +57,16 @@ export function configSection<const K extends string, S extends z.ZodType>(
 export type SectionConfig<C extends ConfigSection | undefined> =
   C extends ConfigSection<string, infer S> ? z.output<S> : undefined;
 
+export interface FunctionBundle {
+  /**
+   * The entry, relative to the repository root: `functions/infra/<type>.ts`, a thin file that
+   * imports its provider statically (tree-shaking). A type without one cannot be deployed yet.
+   */
+  entry: string;
+  /** Packages the bundle leaves to the Lambda runtime (the code loads them with require() at run time). */
+  externals: readonly string[];
+}
+
 /** Override fields whose keys are free-form names in every block (baseFields): `env.A.B` sets `A.B`. */
 export const BASE_NAME_MAPS = ['env', 'labels'] as const;
 
@@ -74,8 +84,8 @@ export interface ManifestFields<T extends string, B extends Block, C extends Con
   loadProvider(): Promise<Provider<B>>;
   /** Top-level fields whose keys are free-form names (they may hold dots): `secrets.A.B` is one name. */
   nameMaps: readonly string[];
-  /** Packages its function's bundle leaves to the Lambda runtime (loaded with require() at run time). */
-  bundleExternals: readonly string[];
+  /** Its Lambda function's bundle. */
+  bundle: FunctionBundle;
   /**
    * Environment the deployment gives its function, and Prepare too (settings the pure half may
    * read, e.g. ECS_CLUSTER), so that Prepare validates a block as Submit will run it.
@@ -96,6 +106,19 @@ export type ProviderManifest<
   B extends Block,
   C extends ConfigSection | undefined = undefined,
 > = ManifestFields<T, B, C> & (C extends ConfigSection ? { config: C } : { config?: undefined });
+
+/**
+ * Any manifest, its types erased to what the per-type tables use: infra-cdk passes a section
+ * parsed by the manifest's own `config.schema` to its `environment` and `statements`.
+ */
+export interface AnyManifest {
+  readonly type: string;
+  readonly config?: ConfigSection;
+  readonly nameMaps: readonly string[];
+  readonly bundle: FunctionBundle;
+  environment(config: unknown, arn: ArnFormatter): Record<string, string>;
+  statements(config: unknown, arn: ArnFormatter): readonly PolicyData[];
+}
 
 /**
  * Imports a module by URL at run time, out of esbuild's sight: esbuild inlines every

@@ -25,7 +25,7 @@ export const cloudRunJobManifest: ProviderManifest<'cloud-run-job', CloudRunJobB
     loadSpec: async () => (await import('./spec.js')).cloudRunJobSpec,
     loadProvider: () => notImplementedYet('cloud-run-job'),
     nameMaps: [...BASE_NAME_MAPS, 'env_from_secrets'],
-    bundleExternals: [],
+    bundle: { entry: 'functions/infra/cloud-run-job.ts', externals: [] },
     config: GOOGLE_CONFIG,
     environment: (google) => ({ GOOGLE_CREDENTIALS_SECRET_ARN: google.credentialsSecretArn }),
     statements: (google) => [secretRead(google.credentialsSecretArn)],

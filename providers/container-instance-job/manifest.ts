@@ -28,7 +28,7 @@ export const containerInstanceJobManifest: ProviderManifest<
   loadSpec: async () => (await import('./spec.js')).containerInstanceJobSpec,
   loadProvider: () => notImplementedYet('container-instance-job'),
   nameMaps: BASE_NAME_MAPS,
-  bundleExternals: [],
+  bundle: { entry: 'functions/infra/container-instance-job.ts', externals: [] },
   config: AZURE_CONFIG,
   environment: (azure) => ({ AZURE_CREDENTIALS_SECRET_ARN: azure.credentialsSecretArn }),
   statements: (azure) => [secretRead(azure.credentialsSecretArn)],

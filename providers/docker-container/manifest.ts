@@ -8,7 +8,7 @@ export const dockerContainerManifest: ProviderManifest<'docker-container', Docke
   loadSpec: async () => (await import('./spec.js')).dockerContainerSpec,
   loadProvider: () => notImplementedYet('docker-container'),
   nameMaps: BASE_NAME_MAPS,
-  bundleExternals: [],
+  bundle: { entry: 'functions/infra/docker-container.ts', externals: [] },
   environment: () => ({}),
   statements: () => [],
 };

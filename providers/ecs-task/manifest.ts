@@ -142,7 +142,7 @@ export const ecsTaskManifest: ProviderManifest<'ecs-task', EcsTaskBlock, typeof 
   // The EC2 SDK (1.2 MB) serves only the default-network lookup, which the deployment's
   // ECS_SUBNETS / ECS_SECURITY_GROUPS make unnecessary; when a block still needs it, the
   // Lambda runtime's SDK provides it.
-  bundleExternals: ['@aws-sdk/client-ec2'],
+  bundle: { entry: 'functions/infra/ecs-task.ts', externals: ['@aws-sdk/client-ec2'] },
   config: ECS_CONFIG,
   environment: ecsEnvironment,
   statements: ecsStatements,

@@ -8,7 +8,7 @@ export const kubernetesJobManifest: ProviderManifest<'kubernetes-job', Kubernete
   loadSpec: async () => (await import('./spec.js')).kubernetesJobSpec,
   loadProvider: () => notImplementedYet('kubernetes-job'),
   nameMaps: BASE_NAME_MAPS,
-  bundleExternals: [],
+  bundle: { entry: 'functions/infra/kubernetes-job.ts', externals: [] },
   environment: () => ({}),
   statements: () => [],
 };

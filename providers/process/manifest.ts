@@ -10,7 +10,7 @@ export const processManifest: ProviderManifest<'process', ProcessBlock> = {
     (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
       .processProvider,
   nameMaps: BASE_NAME_MAPS,
-  bundleExternals: [],
+  bundle: { entry: 'functions/infra/process.ts', externals: [] },
   // run records of local subprocesses: /tmp is the only writable place in Lambda
   environment: () => ({ SUBMITTER_HOME: '/tmp/submitter' }),
   statements: () => [],
