@@ -10,13 +10,17 @@ import type { Provider } from './port.js';
 /** What a function is given to find the provider of a run's type (Deps.loadProvider). */
 export type ProviderLoader = (type: BlockType) => Promise<Provider>;
 
-const PROVIDERS: { readonly [T in BlockType]: () => Promise<Provider<BlockOf<T>>> } =
-  manifestField('loadProvider');
+/** Per type, how to load its provider (a manifest's `loadProvider`). */
+export type ProviderLoaders = { readonly [T in BlockType]: () => Promise<Provider<BlockOf<T>>> };
 
-/** The provider of exactly `type`; a loader that gives another type's provider is refused by name. */
-export async function loadProvider<T extends BlockType>(type: T): Promise<Provider<BlockOf<T>>> {
-  return ofType(type, await PROVIDERS[type](), 'provider');
+/** A loader over `loaders` that checks what each gives: another type's provider is refused by name. */
+export function checkedProviderLoader(loaders: ProviderLoaders) {
+  return async <T extends BlockType>(type: T): Promise<Provider<BlockOf<T>>> =>
+    ofType(type, await loaders[type](), 'provider');
 }
+
+/** The provider of exactly `type` (ProviderTypeMismatchError if its manifest loads another type's). */
+export const loadProvider = checkedProviderLoader(manifestField('loadProvider'));
 
 /** A function's one provider, as its loader: asking it for any other type throws ProviderTypeMismatchError. */
 export function onlyProvider<T extends BlockType>(provider: Provider<BlockOf<T>>): ProviderLoader {

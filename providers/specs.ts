@@ -9,10 +9,14 @@ import type { ProviderSpec } from './port.js';
 /** What a function is given to find the spec of a run's type (Deps.loadSpec). */
 export type SpecLoader = (type: BlockType) => Promise<ProviderSpec>;
 
-const SPECS: { readonly [T in BlockType]: () => Promise<ProviderSpec<BlockOf<T>>> } =
-  manifestField('loadSpec');
+/** Per type, how to load its spec (a manifest's `loadSpec`). */
+export type SpecLoaders = { readonly [T in BlockType]: () => Promise<ProviderSpec<BlockOf<T>>> };
 
-/** The spec of exactly `type`; a loader that gives another type's spec is refused by name. */
-export async function loadSpec<T extends BlockType>(type: T): Promise<ProviderSpec<BlockOf<T>>> {
-  return ofType(type, await SPECS[type](), 'spec');
+/** A loader over `loaders` that checks what each gives: another type's spec is refused by name. */
+export function checkedSpecLoader(loaders: SpecLoaders) {
+  return async <T extends BlockType>(type: T): Promise<ProviderSpec<BlockOf<T>>> =>
+    ofType(type, await loaders[type](), 'spec');
 }
+
+/** The spec of exactly `type` (ProviderTypeMismatchError if its manifest loads another type's). */
+export const loadSpec = checkedSpecLoader(manifestField('loadSpec'));
