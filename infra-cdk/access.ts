@@ -1,9 +1,13 @@
 // Least-privilege IAM: each function gets the actions its code calls, on the resources
-// this deployment owns or was configured with. No action is a wildcard.
-import { Arn, ArnFormat, type Stack } from 'aws-cdk-lib';
+// this deployment owns or was configured with. No action is a wildcard. What a provider's
+// function may do, and the environment it gets, come from its manifest (as data).
+import { ArnFormat, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { SubmitterError } from '../core/errors.js';
 import type { BlockType } from '../providers/blocks.js';
+import { type AnyManifest, type ArnFormatter, type PolicyData, secretRead } from '../providers/manifest.js';
+import { MANIFESTS } from '../providers/manifests.js';
 import type { SubmitterConfig } from './config.js';
 
 /** Store areas, as key prefixes under the store prefix. */
@@ -43,150 +47,86 @@ export function storeStatements(
   return statements;
 }
 
+/** A provider manifest's statement (plain data) as an IAM statement. */
+export function policyStatement(data: PolicyData): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    ...(data.sid ? { sid: data.sid } : {}),
+    actions: [...data.actions],
+    resources: [...data.resources],
+    ...(data.conditions ? { conditions: { ...data.conditions } } : {}),
+  });
+}
+
 /** A secret given by complete ARN (`…-AbC123`) or partial ARN (without the random suffix). */
 export function secretStatement(secretArn: string): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    actions: ['secretsmanager:GetSecretValue'],
-    resources: [secretArn, `${secretArn}-??????`],
-  });
+  return policyStatement(secretRead(secretArn));
 }
 
-export function ecsClusterArn(scope: Stack, cluster: string): string {
-  return cluster.startsWith('arn:')
-    ? cluster
-    : scope.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster });
+/** The stack's ARNs, for manifests (which know no CDK). */
+export function arnFormatter(scope: Stack): ArnFormatter {
+  return (service, resource, name, separator = '/') =>
+    scope.formatArn({
+      service,
+      resource,
+      resourceName: name,
+      arnFormat: separator === ':' ? ArnFormat.COLON_RESOURCE_NAME : ArnFormat.SLASH_RESOURCE_NAME,
+    });
 }
 
-function clusterName(clusterArn: string): string {
-  return Arn.split(clusterArn, ArnFormat.SLASH_RESOURCE_NAME).resourceName ?? clusterArn;
+/**
+ * A provider's manifest and its parsed section of the configuration (undefined for a provider
+ * without one; the configuration's validation requires it when the provider is enabled).
+ */
+function deploymentOf(type: BlockType, config: SubmitterConfig): { manifest: AnyManifest; section: unknown } {
+  const manifest: AnyManifest = MANIFESTS[type];
+  const sections: Readonly<Record<string, unknown>> = config;
+  return { manifest, section: manifest.config ? sections[manifest.config.key] : undefined };
 }
 
-/** ECS: run, watch and stop tasks on the configured cluster only; pass only the configured roles. */
-export function ecsStatements(scope: Stack, ecs: NonNullable<SubmitterConfig['ecs']>): iam.PolicyStatement[] {
-  const cluster = ecsClusterArn(scope, ecs.cluster);
-  const onCluster = { ArnEquals: { 'ecs:cluster': cluster } };
-  const tasks = scope.formatArn({
-    service: 'ecs',
-    resource: 'task',
-    resourceName: `${clusterName(cluster)}/*`,
-  });
-  const taskDefinitions = ecs.taskDefinitionFamilies.map((family) =>
-    scope.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${family}:*` }),
-  );
-  const statements = [
-    new iam.PolicyStatement({
-      sid: 'RunTasksOnTheClusterOnly',
-      actions: ['ecs:RunTask'],
-      resources: taskDefinitions,
-      conditions: onCluster,
-    }),
-    new iam.PolicyStatement({
-      sid: 'WatchAndStopTasksOnTheCluster',
-      actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
-      resources: [tasks],
-      conditions: onCluster,
-    }),
-    new iam.PolicyStatement({
-      sid: 'FindTasksOnTheCluster',
-      actions: ['ecs:ListTasks'],
-      // ListTasks is authorised on container instances; the cluster condition scopes it
-      resources: ['*'],
-      conditions: onCluster,
-    }),
-    new iam.PolicyStatement({
-      sid: 'TagTasksAtLaunch',
-      actions: ['ecs:TagResource'],
-      resources: [tasks, ...taskDefinitions],
-      conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
-    }),
-    new iam.PolicyStatement({
-      sid: 'TaskDefinitions',
-      // these actions have no resource-level permissions in ECS
-      actions: [
-        'ecs:RegisterTaskDefinition',
-        'ecs:DescribeTaskDefinition',
-        'ecs:DeregisterTaskDefinition',
-        'ecs:ListTaskDefinitions',
-      ],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DefaultNetwork',
-      // read-only, no resource-level permissions: finds default subnets when a block gives none
-      actions: ['ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeSecurityGroups'],
-      resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'ReadTaskLogs',
-      actions: ['logs:GetLogEvents'],
-      resources: ecs.logGroupNames.flatMap((name) => [
-        scope.formatArn({
-          service: 'logs',
-          resource: 'log-group',
-          resourceName: `${name}:*`,
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      ]),
-    }),
-  ];
-  const roles = [...ecs.taskRoleArns, ...ecs.executionRoleArns];
-  if (roles.length) {
-    statements.push(
-      new iam.PolicyStatement({
-        sid: 'PassOnlyTheConfiguredRoles',
-        actions: ['iam:PassRole'],
-        resources: [...new Set(roles)],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-      }),
-    );
-  }
-  return statements;
-}
-
-/** What each provider's function may do in AWS, beyond reading the store. */
+/** What a provider's function may do in AWS, beyond reading the store (its manifest's statements). */
 export function providerStatements(
   scope: Stack,
   type: BlockType,
   config: SubmitterConfig,
 ): iam.PolicyStatement[] {
-  switch (type) {
-    case 'ecs-task':
-      return config.ecs ? ecsStatements(scope, config.ecs) : [];
-    case 'cloud-run-job':
-      return config.google ? [secretStatement(config.google.credentialsSecretArn)] : [];
-    case 'container-instance-job':
-      return config.azure ? [secretStatement(config.azure.credentialsSecretArn)] : [];
-    case 'docker-container':
-    case 'kubernetes-job':
-    case 'process':
-      return [];
-  }
+  const { manifest, section } = deploymentOf(type, config);
+  if (manifest.config && section === undefined) return [];
+  return manifest.statements(section, arnFormatter(scope)).map(policyStatement);
 }
 
-/** Environment a provider's function needs beyond the store (settings the provider reads). */
+/** Environment a provider's function needs beyond the store (its manifest's deployment environment). */
 export function providerEnvironment(
   scope: Stack,
   type: BlockType,
   config: SubmitterConfig,
 ): Record<string, string> {
-  switch (type) {
-    case 'ecs-task': {
-      if (!config.ecs) return {};
-      const { ecs } = config;
-      return {
-        ECS_CLUSTER: ecsClusterArn(scope, ecs.cluster),
-        ...(ecs.subnetIds.length ? { ECS_SUBNETS: ecs.subnetIds.join(',') } : {}),
-        ...(ecs.securityGroupIds.length ? { ECS_SECURITY_GROUPS: ecs.securityGroupIds.join(',') } : {}),
-      };
+  const { manifest, section } = deploymentOf(type, config);
+  if (manifest.config && section === undefined) return {};
+  return manifest.environment(section, arnFormatter(scope));
+}
+
+/** Two enabled providers set one environment variable to different values. */
+export class EnvironmentConflictError extends SubmitterError {}
+
+/**
+ * Every enabled provider's deployment environment, for Prepare: it runs each type's build to
+ * validate a block, and must see the settings (ECS_CLUSTER, …) that Submit will see.
+ */
+export function providersEnvironment(scope: Stack, config: SubmitterConfig): Record<string, string> {
+  const environment: Record<string, string> = {};
+  const setBy: Record<string, BlockType> = {};
+  for (const type of config.providers) {
+    for (const [name, value] of Object.entries(providerEnvironment(scope, type, config))) {
+      const other = setBy[name];
+      if (other !== undefined && environment[name] !== value) {
+        throw new EnvironmentConflictError(
+          `providers '${other}' and '${type}' both set ${name} for Prepare, to different values: ` +
+            `rename the variable in one of their manifests (providers/<type>/manifest.ts)`,
+        );
+      }
+      environment[name] = value;
+      setBy[name] = type;
     }
-    case 'cloud-run-job':
-      return config.google ? { GOOGLE_CREDENTIALS_SECRET_ARN: config.google.credentialsSecretArn } : {};
-    case 'container-instance-job':
-      return config.azure ? { AZURE_CREDENTIALS_SECRET_ARN: config.azure.credentialsSecretArn } : {};
-    case 'process':
-      // run records of local subprocesses: /tmp is the only writable place in Lambda
-      return { SUBMITTER_HOME: '/tmp/submitter' };
-    default:
-      return {};
   }
+  return environment;
 }

@@ -2,7 +2,8 @@
 // and by the benchmark (esbuild directly), so what is measured is what is deployed.
 import { join } from 'node:path';
 import type { BuildOptions } from 'esbuild';
-import type { BlockType } from '../providers/blocks.js';
+import { BLOCK_TYPES, type BlockType } from '../providers/blocks.js';
+import { MANIFESTS } from '../providers/manifests.js';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const NODE_TARGET = 'node22';
@@ -46,23 +47,26 @@ export const FUNCTIONS = {
 } satisfies Record<string, FunctionSpec>;
 
 /**
- * Per provider, what its bundle leaves to the runtime. ECS: the EC2 SDK (1.2 MB) serves only
- * the default-network lookup, which the deployment's ECS_SUBNETS / ECS_SECURITY_GROUPS make
- * unnecessary; when a block still needs it, the runtime's SDK provides it.
+ * Per provider, what its bundle leaves to the runtime (its manifest's `bundle.externals`),
+ * e.g. ECS leaves the EC2 SDK, needed only for the default-network lookup.
  */
-export const PROVIDER_EXTERNALS: Partial<Record<BlockType, readonly string[]>> = {
-  'ecs-task': ['@aws-sdk/client-ec2'],
-};
+export const PROVIDER_EXTERNALS: Partial<Record<BlockType, readonly string[]>> = Object.fromEntries(
+  BLOCK_TYPES.flatMap((type) => {
+    const { externals } = MANIFESTS[type].bundle;
+    return externals.length ? [[type, externals]] : [];
+  }),
+);
 
+/** A provider's function: entry and externals from its manifest (providers/<type>/manifest.ts). */
 export function providerFunction(type: BlockType): FunctionSpec {
-  const external = PROVIDER_EXTERNALS[type];
+  const { entry, externals } = MANIFESTS[type].bundle;
   return {
-    entry: `functions/infra/${type}.ts`,
+    entry,
     description: `Submit / watch / clean up ${type} runs`,
     provider: type,
     // submit may wait out throttling (e.g. RegisterTaskDefinition); kill waits the grace period
     timeoutSeconds: 300,
-    ...(external ? { external } : {}),
+    ...(externals.length ? { external: externals } : {}),
   };
 }
 

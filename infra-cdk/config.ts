@@ -6,39 +6,35 @@ import { InvalidInputError } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { CronInputSchema } from '../events/envelopes.js';
 import { BLOCK_TYPES, type BlockType } from '../providers/blocks.js';
+import { SecretArnSchema } from '../providers/config-schemas.js';
+import { EcsConfigSchema } from '../providers/ecs-task/manifest.js';
+import type { AnyManifest, ConfigSection } from '../providers/manifest.js';
+import { MANIFESTS, type Manifests } from '../providers/manifests.js';
 
 const Arn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:/, { message: "must be an ARN ('arn:aws:…')" });
-const SecretArn = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+/, {
-  message:
-    "must be a Secrets Manager secret ARN ('arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-abc123')",
-});
-const RoleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, {
-  message: "must be an IAM role ARN ('arn:aws:iam::ACCOUNT:role/NAME')",
-});
 
 /** Retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-export const EcsConfigSchema = z.strictObject({
-  /** The cluster runs go to: its name or ARN. RunTask is allowed on this cluster only. */
-  cluster: z.string().min(1, 'required: the ECS cluster name or ARN'),
-  /** Task roles and execution roles the submitter may pass to tasks (iam:PassRole on these only). */
-  taskRoleArns: z.array(RoleArn).default([]),
-  executionRoleArns: z.array(RoleArn).default([]),
-  /** Defaults for blocks without `network_configuration` (awsvpc). */
-  subnetIds: z
-    .array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id ('subnet-0abc…')"))
-    .default([]),
-  securityGroupIds: z
-    .array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id ('sg-0abc…')"))
-    .default([]),
-  /** Task-definition families RunTask may start (default: any family, on this cluster only). */
-  taskDefinitionFamilies: z.array(z.string().regex(/^[A-Za-z0-9_*-]{1,255}$/)).default(['*']),
-  /** Log groups the provider may read log tails from (awslogs). */
-  logGroupNames: z.array(z.string().min(1)).default(['prefect']),
-});
+/** ECS's section (`ecs`), declared by its manifest; re-exported for code that imported it from here. */
+export { EcsConfigSchema };
+
+/** Per provider with a section in its manifest (`ecs`, `google`, `azure`): its key and schema. */
+type SectionKey<T extends BlockType> = Manifests[T] extends { config: ConfigSection<infer K> } ? K : never;
+type SectionSchema<T extends BlockType> = Manifests[T] extends { config: ConfigSection<string, infer S> }
+  ? S
+  : never;
+type ProviderSections = { [T in BlockType as SectionKey<T>]: z.ZodOptional<SectionSchema<T>> };
+
+/** The providers' sections, each optional here and required (superRefine) when its provider is enabled. */
+function providerSections(): ProviderSections {
+  const manifests: readonly AnyManifest[] = BLOCK_TYPES.map((type) => MANIFESTS[type]);
+  const entries = manifests.flatMap(({ config }) => (config ? [[config.key, config.schema.optional()]] : []));
+  // one entry per manifest section, keyed and typed as that manifest declares it
+  return Object.fromEntries(entries) as ProviderSections;
+}
 
 export const ScheduleConfigSchema = z.strictObject({
   /** Schedule name: letters, digits, `-_.`; unique in this deployment. */
@@ -85,9 +81,7 @@ export const SubmitterConfigSchema = z
     providers: z
       .array(z.enum(BLOCK_TYPES as [BlockType, ...BlockType[]]))
       .min(1, 'required: at least one provider, e.g. ["ecs-task"]'),
-    ecs: EcsConfigSchema.optional(),
-    google: z.strictObject({ credentialsSecretArn: SecretArn }).optional(),
-    azure: z.strictObject({ credentialsSecretArn: SecretArn }).optional(),
+    ...providerSections(),
     eventBus: EventBusConfigSchema.default(() => EventBusConfigSchema.parse({ name: 'default' })),
     /** Omit to deploy no Pub/Sub push endpoint. */
     pubsub: PubSubConfigSchema.optional(),
@@ -97,7 +91,7 @@ export const SubmitterConfigSchema = z
         apiUrl: z.url(
           'must be the Prefect API URL, e.g. https://api.prefect.cloud/api/accounts/A/workspaces/W',
         ),
-        apiKeySecretArn: SecretArn.optional(),
+        apiKeySecretArn: SecretArnSchema.optional(),
       })
       .optional(),
     logRetentionDays: z
@@ -131,28 +125,11 @@ export const SubmitterConfigSchema = z
     memoryMb: z.number().int().min(128).max(10_240).default(512),
   })
   .superRefine((config, ctx) => {
-    if (config.providers.includes('ecs-task') && !config.ecs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ecs'],
-        message: "required when 'ecs-task' is enabled: { cluster, taskRoleArns, executionRoleArns, … }",
-      });
-    }
-    if (config.providers.includes('cloud-run-job') && !config.google) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['google'],
-        message:
-          "required when 'cloud-run-job' is enabled: { credentialsSecretArn } (the service account key JSON)",
-      });
-    }
-    if (config.providers.includes('container-instance-job') && !config.azure) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['azure'],
-        message:
-          "required when 'container-instance-job' is enabled: { credentialsSecretArn } ({tenant_id, client_id, client_secret})",
-      });
+    const sections: Readonly<Record<string, unknown>> = config;
+    for (const type of config.providers) {
+      const section: AnyManifest['config'] = MANIFESTS[type].config;
+      if (section && sections[section.key] === undefined)
+        ctx.addIssue({ code: 'custom', path: [section.key], message: section.required });
     }
     if (new Set(config.providers).size !== config.providers.length) {
       ctx.addIssue({ code: 'custom', path: ['providers'], message: 'lists a provider twice' });

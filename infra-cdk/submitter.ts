@@ -22,7 +22,13 @@ import { PUSH_AUTH_ENV } from '../functions/lib/push-auth.js';
 import { REPORT_SOURCE } from '../functions/lib/report-sink.js';
 import { WORKFLOW_FILE, type WorkflowSubstitutions, workflowText } from '../functions/workflow.js';
 import type { BlockType } from '../providers/blocks.js';
-import { providerEnvironment, providerStatements, secretStatement, storeStatements } from './access.js';
+import {
+  providerEnvironment,
+  providerStatements,
+  providersEnvironment,
+  secretStatement,
+  storeStatements,
+} from './access.js';
 import { FUNCTIONS, providerFunction } from './bundling.js';
 import { parseConfig, type SubmitterConfig, type SubmitterConfigInput } from './config.js';
 import { SubmitterFunction } from './functions.js';
@@ -120,6 +126,8 @@ export class FlowRunSubmitter extends Construct {
       ...common,
       spec: FUNCTIONS.prepare,
       environment: {
+        // Prepare runs each type's build: it sees the deployment settings Submit will see
+        ...providersEnvironment(stack, config),
         ...store,
         PROVIDER_FUNCTIONS: providerFunctions,
         POLL_CAP_SECONDS: String(config.pollCapSeconds),

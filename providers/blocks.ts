@@ -1,27 +1,15 @@
-// The six infrastructure block types and their validation.
+// The infrastructure block types (one per manifest, providers/manifests.ts) and their validation.
 import type { z } from 'zod';
 import { InvalidInputError, type Problem } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { PREFECT_META_FIELDS } from './base.js';
-import { CloudRunJobBlockSchema } from './cloud-run-job/block.js';
-import { ContainerInstanceJobBlockSchema } from './container-instance-job/block.js';
-import { DockerContainerBlockSchema } from './docker-container/block.js';
-import { EcsTaskBlockSchema } from './ecs-task/block.js';
-import { KubernetesJobBlockSchema } from './kubernetes-job/block.js';
-import { ProcessBlockSchema } from './process/block.js';
+import { MANIFEST_TYPES, type Manifests, manifestField } from './manifests.js';
 
-export const BLOCK_SCHEMAS = {
-  process: ProcessBlockSchema,
-  'docker-container': DockerContainerBlockSchema,
-  'kubernetes-job': KubernetesJobBlockSchema,
-  'ecs-task': EcsTaskBlockSchema,
-  'cloud-run-job': CloudRunJobBlockSchema,
-  'container-instance-job': ContainerInstanceJobBlockSchema,
-} as const;
-
-export type BlockType = keyof typeof BLOCK_SCHEMAS;
-export const BLOCK_TYPES = Object.keys(BLOCK_SCHEMAS) as BlockType[];
-export type BlockOf<T extends BlockType> = z.infer<(typeof BLOCK_SCHEMAS)[T]>;
+export type BlockType = keyof Manifests;
+/** Every type's block schema, from its manifest (providers/<type>/manifest.ts). */
+export const BLOCK_SCHEMAS = manifestField('schema');
+export const BLOCK_TYPES: BlockType[] = [...MANIFEST_TYPES];
+export type BlockOf<T extends BlockType> = z.output<Manifests[T]['schema']>;
 export type Block = { [T in BlockType]: BlockOf<T> }[BlockType];
 
 export function isBlockType(type: unknown): type is BlockType {

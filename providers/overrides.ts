@@ -2,9 +2,20 @@
 // nested dicts, deep-merged over the block. Maps merge key by key; `null` removes a key;
 // lists and scalars replace.
 import { InvalidInputError } from '../core/errors.js';
+import { BLOCK_TYPES, isBlockType } from './blocks.js';
+import { manifestField } from './manifests.js';
 
-/** Fields whose keys are free-form names (they may contain dots): the rest of a dot key is one name. */
-const NAME_MAPS = new Set(['env', 'labels', 'secrets', 'env_from_secrets', 'cloudwatch_logs_options']);
+/**
+ * Per type, the fields whose keys are free-form names (they may contain dots): the rest of a
+ * dot key is one name. From each manifest's `nameMaps`.
+ */
+const NAME_MAPS = manifestField('nameMaps');
+/** Any type's name maps: for overrides expanded without a known type. */
+const ANY_NAME_MAPS: ReadonlySet<string> = new Set(BLOCK_TYPES.flatMap((type) => NAME_MAPS[type]));
+
+function nameMapsOf(type: unknown): ReadonlySet<string> {
+  return isBlockType(type) ? new Set(NAME_MAPS[type]) : ANY_NAME_MAPS;
+}
 
 type Doc = Record<string, unknown>;
 
@@ -12,14 +23,17 @@ function isDoc(value: unknown): value is Doc {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `{"env.FOO": "x", "cpu": 2}` → `{env: {FOO: "x"}, cpu: 2}` */
-export function expandDotKeys(overrides: Doc): Doc {
+/**
+ * `{"env.FOO": "x", "cpu": 2}` → `{env: {FOO: "x"}, cpu: 2}`. `nameMaps`: the block type's
+ * name-map fields (default: those of every type).
+ */
+export function expandDotKeys(overrides: Doc, nameMaps: ReadonlySet<string> = ANY_NAME_MAPS): Doc {
   const out: Doc = {};
   for (const key of Object.keys(overrides)) {
     const value = overrides[key];
     const dot = key.indexOf('.');
     const head = dot < 0 ? key : key.slice(0, dot);
-    const path = dot < 0 ? [key] : NAME_MAPS.has(head) ? [head, key.slice(dot + 1)] : key.split('.');
+    const path = dot < 0 ? [key] : nameMaps.has(head) ? [head, key.slice(dot + 1)] : key.split('.');
     if (path.includes('')) {
       throw new InvalidInputError('Invalid infra_overrides', [
         {
@@ -79,7 +93,7 @@ export interface Overridden {
 }
 
 export function applyOverrides(block: Doc, overrides: Doc): Overridden {
-  const expanded = expandDotKeys(overrides);
+  const expanded = expandDotKeys(overrides, nameMapsOf(block.type));
   if ('type' in expanded && expanded.type !== block.type) {
     throw new InvalidInputError('Invalid infra_overrides', [
       {

@@ -1,20 +1,22 @@
-// Loads a type's pure half (build + watch defaults) only when that type is used. Kept apart
-// from the provider loader (registry.ts): a bundle that imports this module never holds
-// any provider's SDK, because it names no provider module.
-import type { BlockType } from './blocks.js';
+// Loads a type's pure half (build + watch defaults) only when that type is used, through its
+// manifest. Kept apart from the provider loader (registry.ts): a bundle that imports this
+// module never holds any provider's SDK (manifests load their index.ts out of esbuild's sight).
+import type { BlockOf, BlockType } from './blocks.js';
+import { ofType } from './manifest.js';
+import { manifestField } from './manifests.js';
 import type { ProviderSpec } from './port.js';
 
+/** What a function is given to find the spec of a run's type (Deps.loadSpec). */
 export type SpecLoader = (type: BlockType) => Promise<ProviderSpec>;
 
-const SPECS: Record<BlockType, () => Promise<ProviderSpec>> = {
-  process: async () => (await import('./process/spec.js')).processSpec as ProviderSpec,
-  'docker-container': async () =>
-    (await import('./docker-container/spec.js')).dockerContainerSpec as ProviderSpec,
-  'kubernetes-job': async () => (await import('./kubernetes-job/spec.js')).kubernetesJobSpec as ProviderSpec,
-  'ecs-task': async () => (await import('./ecs-task/spec.js')).ecsTaskSpec as ProviderSpec,
-  'cloud-run-job': async () => (await import('./cloud-run-job/spec.js')).cloudRunJobSpec as ProviderSpec,
-  'container-instance-job': async () =>
-    (await import('./container-instance-job/spec.js')).containerInstanceJobSpec as ProviderSpec,
-};
+/** Per type, how to load its spec (a manifest's `loadSpec`). */
+export type SpecLoaders = { readonly [T in BlockType]: () => Promise<ProviderSpec<BlockOf<T>>> };
 
-export const loadSpec: SpecLoader = (type) => SPECS[type]();
+/** A loader over `loaders` that checks what each gives: another type's spec is refused by name. */
+export function checkedSpecLoader(loaders: SpecLoaders) {
+  return async <T extends BlockType>(type: T): Promise<ProviderSpec<BlockOf<T>>> =>
+    ofType(type, await loaders[type](), 'spec');
+}
+
+/** The spec of exactly `type` (ProviderTypeMismatchError if its manifest loads another type's). */
+export const loadSpec = checkedSpecLoader(manifestField('loadSpec'));

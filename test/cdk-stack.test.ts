@@ -192,6 +192,27 @@ describe('CDK stack: functions', () => {
     }
   });
 
+  it("gives Prepare every enabled provider's deployment environment, as Submit sees it", () => {
+    const prepareEnv = resolvedEnvironment(
+      functionByDescription(FUNCTIONS.prepare.description)[1],
+      resources,
+    );
+    // the ECS spec's build reads these when a block names no cluster or network
+    assert.equal(prepareEnv.ECS_CLUSTER, `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/prefect-runs`);
+    assert.equal(prepareEnv.ECS_SUBNETS, 'subnet-0a1b2c3d');
+    assert.equal(prepareEnv.ECS_SECURITY_GROUPS, 'sg-0a1b2c3d');
+    for (const type of PROVIDERS) {
+      const {
+        SUBMITTER_STORE: _store,
+        NODE_OPTIONS: _options,
+        ...own
+      } = resolvedEnvironment(functionByDescription(providerFunction(type).description)[1], resources);
+      assert.ok(Object.keys(own).length, `${type} has a deployment environment`);
+      for (const [name, value] of Object.entries(own))
+        assert.equal(prepareEnv[name], value, `${type}: ${name}`);
+    }
+  });
+
   it('ships bundles that load and run: the bundled Prepare handler rejects bad input by name', async () => {
     const [, fn] = functionByDescription(FUNCTIONS.prepare.description);
     const key = props<{ Code: { S3Key: string } }>(fn).Code.S3Key.replace(/\.zip$/, '');
