@@ -18,6 +18,8 @@ import { processSpec } from './spec.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.mjs', import.meta.url));
 const TAIL_BYTES = 8192;
+/** How long stop waits (× 50 ms) for a starting supervisor to record the command's pid. */
+const STATE_WAIT_STEPS = 60;
 
 interface RunState {
   pid: number;
@@ -210,10 +212,20 @@ export function createProcessProvider(
     status: (_target, handle) => status(handle),
 
     async stop(_target, handle, request) {
-      const state = await readJson<RunState>(join(runDir(handle), 'state.json'));
-      if (!state || (await readJson<RunResult>(join(runDir(handle), 'result.json')))) return;
+      const dir = runDir(handle);
+      const signal = request.force ? 'SIGKILL' : 'SIGTERM';
+      let state = await readJson<RunState>(join(dir, 'state.json'));
+      // started but not yet running the command: give the supervisor a moment to record the pid
+      const meta = await readJson<RunMeta>(join(dir, 'meta.json'));
+      for (let i = 0; !state && i < STATE_WAIT_STEPS && pidAlive(meta?.supervisor_pid); i++) {
+        await new Promise((done) => setTimeout(done, 50));
+        state = await readJson<RunState>(join(dir, 'state.json'));
+      }
+      if (await readJson<RunResult>(join(dir, 'result.json'))) return;
+      const pid = state ? -state.pid : meta?.supervisor_pid;
+      if (pid === undefined) return;
       try {
-        process.kill(-state.pid, request.force ? 'SIGKILL' : 'SIGTERM');
+        process.kill(pid, signal);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }

@@ -18,14 +18,14 @@ export interface FlakyStore extends DocumentStore {
   readonly failed: string[];
   /** Every call, `op key`, in order. */
   readonly calls: string[];
-  /** Fails the next call matching op (and key, when given) once. */
-  failNext(op: StoreOp, key?: string | RegExp): void;
+  /** Fails the next call matching op (and key, when given) once, with a SlowDown or the error given. */
+  failNext(op: StoreOp, key?: string | RegExp, error?: Error): void;
 }
 
 /** Fails the first `failures` calls of each operation, and whatever failNext asks for. */
 export function flakyStore(inner: DocumentStore, failures = 0): FlakyStore {
   const left = new Map<StoreOp, number>();
-  const once: { op: StoreOp; key?: string | RegExp }[] = [];
+  const once: { op: StoreOp; key?: string | RegExp; error?: Error }[] = [];
   const failed: string[] = [];
   const calls: string[] = [];
   const check = (op: StoreOp, key: string) => {
@@ -36,18 +36,19 @@ export function flakyStore(inner: DocumentStore, failures = 0): FlakyStore {
         f.op === op && (f.key === undefined || (typeof f.key === 'string' ? f.key === key : f.key.test(key))),
     );
     if (n > 0 || at >= 0) {
+      const error = at >= 0 ? once[at]?.error : undefined;
       if (at >= 0) once.splice(at, 1);
       else left.set(op, n - 1);
       failed.push(`${op} ${key}`);
-      throw awsError('SlowDown', 503, 'server');
+      throw error ?? awsError('SlowDown', 503, 'server');
     }
   };
   return {
     failed,
     calls,
     location: inner.location,
-    failNext: (op, key) => {
-      once.push({ op, ...(key !== undefined ? { key } : {}) });
+    failNext: (op, key, error) => {
+      once.push({ op, ...(key !== undefined ? { key } : {}), ...(error ? { error } : {}) });
     },
     async get(key) {
       check('get', key);
