@@ -205,7 +205,7 @@ function notRun(reason: string, notes: string[] = []): SectionResult {
 const HOW = [
   `Provider: loadProvider('ecs-task') from providers/registry.ts (ecsTaskProvider, providers/ecs-task/index.ts), its SDK clients pointed at a moto server this section starts (test/support/moto.ts) through AWS_ENDPOINT_URL; a cluster per phase, the default VPC's subnets looked up by the provider, Fargate 256/512.`,
   `Burst: ${int(DISTINCT_RUNS)} distinct flow-run events (validated and resolved beforehand) submitted ${CONCURRENCY} at a time. Duplicates: ${DUPLICATE_DELIVERIES} submits of one flow run, first one after another (what Step Functions retries and redrives of the one execution produce), then all at once (the worst case). Tasks counted afterwards with ListTasks (RUNNING + STOPPED); task definitions registered = ListTaskDefinitions after − before.`,
-  'Who deduplicates what: the trigger parks the event put-if-absent and starts the execution named fr-<flow-run id>; Step Functions keeps one execution per name, so redeliveries stop there and one flow run has one Submit at a time. A submit that still runs again (a Retry after a timeout, a redrive) must be caught by the provider: it adopts a task already started for the flow run (ListTasks by startedBy = the idempotency key) and sends RunTask with clientToken = that key (AWS makes RunTask idempotent on it; moto ignores it, so here only the lookup counts).',
+  'Who deduplicates what: the trigger parks the event put-if-absent and starts the execution named fr-<flow-run id>; Step Functions keeps one execution per name, so redeliveries stop there. A submit that still runs again, or concurrently (a Retry after a timeout, a redrive, direct calls), is caught by the provider runtime: it looks for a task already started for the flow run (ListTasks by startedBy = the idempotency key), then takes the in-store claim (an S3 conditional put of runs/<flow-run id>/claim, here in a moto bucket) so only one submit sends RunTask; the others wait to find its task and adopt it. RunTask also carries clientToken = the key (AWS makes it idempotent; moto ignores it, so here the claim is what counts).',
   `Through the trigger: ${DUPLICATE_DELIVERIES} EventBridge deliveries of one event, all at once, to the real trigger handler (createTriggerHandler + stepFunctionsStarter on a state machine of the real definition in moto). moto stores executions without running them, so the bench does each listed execution's Submit: one provider.submit with its parked event.`,
   'moto is one Python process: runs/s is bounded by it, not by ECS; compare it between runs of this bench, not with AWS.',
 ];
@@ -225,7 +225,7 @@ function findings(
   }
   if (concurrent.tasks > 1 && sequential.tasks === 1) {
     out.push(
-      `All-at-once deliveries started ${concurrent.tasks} tasks while one-after-another ones started 1: the provider's adopt-before-run is look-then-act (ListTasks, then RunTask), so submits that overlap all look before any has run. On AWS the shared clientToken should collapse them into one task; moto cannot show that. In the deployment this overlap needs two executions for one flow run, which the execution name prevents.`,
+      `All-at-once deliveries started ${concurrent.tasks} tasks while one-after-another ones started 1: the in-store claim did not hold them to one RunTask; look at the claim keys (runs/<id>/claim*) in the bench bucket and at the errors above.`,
     );
   }
   if (burstPhase.taskDefinitions > 1) {

@@ -1,6 +1,8 @@
 // Secrets passed by reference: a function's environment holds a Secrets Manager ARN, never
 // the value; the value is read on first use and kept for the life of the container.
-import { SubmitterError } from './errors.js';
+import { classifyAws } from '../providers/runtime/classify.js';
+import { causeOf, type RetryPolicy, retrying } from '../providers/runtime/retry.js';
+import { ProviderTransientError, SubmitterError } from './errors.js';
 
 type SecretsManagerClient = import('@aws-sdk/client-secrets-manager').SecretsManagerClient;
 
@@ -13,16 +15,37 @@ export interface SecretReader {
 }
 
 /** Reads from AWS Secrets Manager; the SDK loads on first use. */
-export function secretsManagerReader(client?: SecretsManagerClient): SecretReader {
+export function secretsManagerReader(
+  client?: SecretsManagerClient,
+  options: { retry?: Partial<RetryPolicy> } = {},
+): SecretReader {
   const cache = new Map<string, Promise<string>>();
   let shared = client;
   async function fetchValue(arn: string): Promise<string> {
     const sdk = await import('@aws-sdk/client-secrets-manager');
     shared ??= new sdk.SecretsManagerClient({});
+    const client = shared;
     let out: import('@aws-sdk/client-secrets-manager').GetSecretValueCommandOutput;
     try {
-      out = await shared.send(new sdk.GetSecretValueCommand({ SecretId: arn }));
-    } catch (cause) {
+      // throttling, 5xx and timeouts are tried again by the runtime's loop before anyone hears of them
+      out = await retrying(
+        'GetSecretValue',
+        () => client.send(new sdk.GetSecretValueCommand({ SecretId: arn })),
+        {
+          classifiers: [classifyAws],
+          ...(options.retry ? { policy: options.retry } : {}),
+        },
+      );
+    } catch (error) {
+      if (error instanceof ProviderTransientError) {
+        throw new ProviderTransientError(
+          `cannot read secret ${arn} yet: ${error.message}; it is read again on the next attempt`,
+          {
+            cause: error,
+          },
+        );
+      }
+      const cause = causeOf(error) ?? error;
       const name = cause instanceof Error ? cause.name : 'Error';
       const hint =
         name === 'ResourceNotFoundException'

@@ -50,6 +50,7 @@ import { idempotencyKey } from '../providers/identity.js';
 import type { Provider, Target } from '../providers/port.js';
 import { ROOT, SAMPLES, sample, sleep, tempDir, testDeps } from './helpers.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
+import { flakyStore } from './support/flaky-store.js';
 import { type Moto, startMoto } from './support/moto.js';
 
 const CLUSTER = 'submitter-moto';
@@ -608,6 +609,50 @@ describe('ecs-task on moto: concurrent first submits of one block', () => {
 });
 
 describe('ecs-task on moto: faults', () => {
+  it('concurrent direct submits of one flow run, claims in S3 (conditional writes): one task', async () => {
+    const s3 = new S3Client(moto.s3Config());
+    await s3.send(new CreateBucketCommand({ Bucket: 'submitter-claims' }));
+    const store = new S3Store(s3, 'submitter-claims');
+    const target = targetOf(await sampleEvent());
+    const provider = createEcsTaskProvider({
+      clientConfig: { endpoint: proxy.endpoint },
+      retry: { baseMs: 1, capMs: 5 },
+      runtime: { claimPollMs: 20 },
+    });
+    const submissions = await Promise.all(
+      Array.from({ length: 20 }, () => provider.submit(target, { store })),
+    );
+    s3.destroy();
+    assert.equal(submissions.filter((s) => !s.adopted).length, 1);
+    assert.equal(new Set(submissions.map((s) => s.identifier)).size, 1);
+    assert.equal(proxy.callsOf('RunTask').length, 1, 'moto ignores clientToken: only the claim makes this 1');
+    assert.equal((await tasksStartedFor(target.flowRun.id)).length, 1);
+  });
+
+  it('a SlowDown on each store read and write a run makes (event, claim, stop record, cancel marker) ends Completed', async () => {
+    const event = await sampleEvent();
+    const provider = ecsProvider();
+    const { deps: base, reports } = await testDeps({
+      loadProvider: async () => provider as unknown as Provider,
+    });
+    const accepted = await accept(base, unwrap(event));
+    const flaky = flakyStore(base.store);
+    for (const [op, key] of [
+      ['get', /event\.json$/],
+      ['putIfAbsent', /\/claim$/],
+      ['get', /stop\.json$/],
+      ['get', /cancel\.json$/],
+    ] as const)
+      flaky.failNext(op, key);
+    await startExecution(accepted.input, {
+      deps: { ...base, store: flaky },
+      retryIntervalOverrides: { Watch: 0, Submit: 0, Prepare: 0 },
+    });
+    assert.equal(flaky.failed.length, 4, flaky.failed.join(', '));
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    assert.equal((await tasksStartedFor(accepted.input.flow_run_id)).length, 1);
+  });
+
   it('throttling and 5xx on RegisterTaskDefinition, RunTask and DescribeTasks: still Completed, one task', async () => {
     proxy.inject({ operation: 'RegisterTaskDefinition', times: 2, kind: 'throttle' });
     proxy.inject({ operation: 'RunTask', times: 1, kind: '500', when: 'after' });

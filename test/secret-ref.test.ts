@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SecretUnavailableError, secretsManagerReader } from '../core/secret-ref.js';
 import { PREFECT_KEY_SECRET_ENV, prefectFromEnv } from '../functions/lib/prefect-from-env.js';
+import { startFaultProxy } from './support/fault-proxy.js';
 import { type Moto, startMoto } from './support/moto.js';
 
 let moto: Moto;
@@ -17,6 +18,7 @@ let client: SecretsManagerClient;
 let prefect: Server;
 let prefectUrl: string;
 const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+let prefectFailures = 0;
 
 before(async () => {
   moto = await startMoto();
@@ -24,7 +26,14 @@ before(async () => {
   prefect = createServer((request, response) => {
     seen.push({ url: request.url ?? '', headers: request.headers });
     request.resume();
-    request.on('end', () => response.writeHead(201, { 'content-type': 'application/json' }).end('{}'));
+    request.on('end', () => {
+      if (prefectFailures > 0) {
+        prefectFailures--;
+        response.writeHead(503, { 'retry-after': '0' }).end('busy');
+        return;
+      }
+      response.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+    });
   });
   await new Promise<void>((done) => prefect.listen(0, '127.0.0.1', done));
   const address = prefect.address();
@@ -98,5 +107,34 @@ describe('secrets by reference', () => {
     await api?.proposeCrashed('11111111-2222-4333-8444-666666666666', 'x');
     assert.equal(seen.at(-1)?.headers.authorization, 'Bearer local-key');
     assert.equal(prefectFromEnv({}), undefined);
+  });
+
+  it('throttled secret reads and a busy Prefect API are tried again by the runtime, not given up on', async () => {
+    const arn = await secret('throttled', 'pnu_after_throttling');
+    const proxy = await startFaultProxy(moto.endpoint);
+    const proxied = new SecretsManagerClient({
+      ...moto.clientConfig(),
+      endpoint: proxy.endpoint,
+      maxAttempts: 1,
+    });
+    try {
+      proxy.inject({ operation: 'GetSecretValue', times: 2, kind: 'throttle' });
+      const reader = secretsManagerReader(proxied, { retry: { baseMs: 1, capMs: 2 } });
+      assert.equal(await reader.read(arn), 'pnu_after_throttling');
+      assert.deepEqual(
+        proxy.callsOf('GetSecretValue').map((c) => c.outcome),
+        ['throttle', 'throttle', 'ok'],
+      );
+      prefectFailures = 2;
+      const before = seen.length;
+      await prefectFromEnv({ PREFECT_API_URL: prefectUrl, PREFECT_API_KEY: 'k' })?.proposeCrashed(
+        '11111111-2222-4333-8444-777777777777',
+        'gone',
+      );
+      assert.equal(seen.length - before, 3, 'two 503s, then the state was set');
+    } finally {
+      proxied.destroy();
+      await proxy.close();
+    }
   });
 });
