@@ -6,6 +6,7 @@ import { scrub } from '../core/secrets.js';
 import { secretsFor } from './lib/context.js';
 import { type Deps, type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
+import { reportingFromEnv } from './lib/reporting.js';
 import { type Report, type WorkflowState, WorkflowStateSchema } from './lib/state.js';
 
 /** A Catch's Cause: from Lambda a JSON string {errorType, errorMessage, trace}; locally the message. */
@@ -76,4 +77,4 @@ export function createReportHandler(source: DepsSource) {
     });
 }
 
-export const handler = createReportHandler(() => depsFromEnv());
+export const handler = createReportHandler(() => depsFromEnv(undefined, reportingFromEnv));

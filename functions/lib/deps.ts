@@ -7,8 +7,7 @@ import type { ProviderLoader } from '../../providers/registry.js';
 import { RetryingStore, retryingStore } from '../../providers/runtime/store.js';
 import { loadSpec, type SpecLoader } from '../../providers/specs.js';
 import type { PrefectApi } from './prefect-api.js';
-import { prefectFromEnv } from './prefect-from-env.js';
-import { callbackSink, eventBridgeSink, type ReportSink } from './report-sink.js';
+import { callbackSink, type ReportSink } from './report-sink.js';
 import { type Settings, settingsFromEnv } from './settings.js';
 
 export interface Deps {
@@ -65,27 +64,41 @@ function noProvider(type: string): Promise<never> {
   return Promise.reject(new Error(`this function does not run providers (asked for '${type}')`));
 }
 
+/** Where a function's reports go, from its environment. Only Report emits them. */
+export interface ReportingFromEnv {
+  sink(env: NodeJS.ProcessEnv, log: Logger): ReportSink;
+  prefect(env: NodeJS.ProcessEnv): PrefectApi | undefined;
+}
+
+/** Functions that never report log a report instead (and their bundles hold no EventBridge or Secrets Manager SDK). */
+const NOT_REPORTING: ReportingFromEnv = {
+  sink: (_env, log) => callbackSink((report) => log.info('flow run finished', { report })),
+  prefect: () => undefined,
+};
+
 /**
  * Deps for a deployed function, from its environment; built once per container.
- * A provider function passes the one provider it bundles.
+ * A provider function passes the one provider it bundles; Report passes how it reports
+ * (functions/lib/reporting.ts).
  */
-export function depsFromEnv(provider?: ProviderLoader): Promise<Deps> {
+export function depsFromEnv(
+  provider?: ProviderLoader,
+  reporting: ReportingFromEnv = NOT_REPORTING,
+): Promise<Deps> {
   fromEnv ??= (async () => {
     const env = process.env;
     const storeLocation = env.SUBMITTER_STORE ?? `${env.SUBMITTER_HOME ?? '.submitter'}/store`;
     const store = await storeAt(storeLocation);
     const blocks = new BlockStore(env.SUBMITTER_BLOCKS ? await storeAt(env.SUBMITTER_BLOCKS) : store);
     const log = createLogger();
-    const prefect = prefectFromEnv(env);
+    const prefect = reporting.prefect(env);
     return {
       store,
       blocks,
       loadSpec,
       loadProvider: provider ?? noProvider,
       settings: settingsFromEnv(env),
-      sink: env.EVENT_BUS_NAME
-        ? eventBridgeSink(env.EVENT_BUS_NAME)
-        : callbackSink((report) => log.info('flow run finished', { report })),
+      sink: reporting.sink(env, log),
       ...(prefect ? { prefect } : {}),
       log,
       now: () => new Date(),
