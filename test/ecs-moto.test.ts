@@ -609,6 +609,61 @@ describe('ecs-task on moto: concurrent first submits of one block', () => {
 });
 
 describe('ecs-task on moto: faults', () => {
+  it('a throttle on each AWS operation of a run in turn still ends Completed, with one task', async () => {
+    const clean = await runWorkflow(await sampleEvent(), ecsProvider());
+    assert.equal(clean.reports[0]?.state, 'Completed');
+    const operations = [...new Set(proxy.calls.map((c) => c.operation))];
+    for (const expected of ['ListTasks', 'RunTask', 'DescribeTasks'])
+      assert.ok(operations.includes(expected), expected);
+    for (const operation of operations) {
+      // a fresh account each time, so first-run calls (RegisterTaskDefinition) happen again
+      await moto.reset();
+      await moto.setTransition('ecs::task', { progression: 'manual', times: 1 });
+      await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
+      proxy.clear();
+      proxy.inject({ operation, times: 1, kind: 'throttle' });
+      const { reports, flowRunId } = await runWorkflow(await sampleEvent(), ecsProvider());
+      assert.ok(
+        proxy.callsOf(operation).some((c) => c.outcome === 'throttle'),
+        `${operation}: injected`,
+      );
+      assert.equal(reports[0]?.state, 'Completed', `${operation}: ${reports[0]?.reason}`);
+      assert.equal((await tasksStartedFor(flowRunId)).length, 1, `${operation}: one task`);
+    }
+  });
+
+  it('a permanent error while watching ends Crashed with the reason, and cleanup stops the task', async () => {
+    await moto.setTransition('ecs::task', { progression: 'manual', times: 10_000 });
+    const event = await sampleEvent();
+    const provider = ecsProvider();
+    const { deps, reports } = await testDeps({ loadProvider: async () => provider as unknown as Provider });
+    const accepted = await accept(deps, unwrap(event));
+    let polls = 0;
+    await startExecution(accepted.input, {
+      deps,
+      retryIntervalOverrides: { Watch: 0, Submit: 0 },
+      onEvent: (e) => {
+        // after two polls, DescribeTasks is refused once, as a role losing ecs:DescribeTasks would be
+        if (
+          e.type === 'StateFailed' &&
+          typeof e.Cause === 'string' &&
+          e.Cause.startsWith('running') &&
+          ++polls === 2
+        )
+          proxy.inject({ operation: 'DescribeTasks', times: 1, kind: 'denied' });
+      },
+    });
+    assert.equal(reports[0]?.state, 'Crashed');
+    assert.match(
+      reports[0]?.reason ?? '',
+      /watching failed: ProviderPermanentError: DescribeTasks failed: .*not allowed/,
+    );
+    const [taskArn] = await tasksStartedFor(accepted.input.flow_run_id);
+    const task = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn ?? ''] })))
+      .tasks?.[0];
+    assert.equal(task?.desiredStatus, 'STOPPED', 'nothing left running');
+  });
+
   it('concurrent direct submits of one flow run, claims in S3 (conditional writes): one task', async () => {
     const s3 = new S3Client(moto.s3Config());
     await s3.send(new CreateBucketCommand({ Bucket: 'submitter-claims' }));

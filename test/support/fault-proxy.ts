@@ -10,7 +10,7 @@ export interface Fault {
   /** How many matching calls to fail, from the next one on. */
   times: number;
   /** `throttle` = 400 ThrottlingException; `500` = 500 ServerException; `hang` = no answer until the caller gives up. */
-  kind: 'throttle' | '500' | 'hang';
+  kind: 'throttle' | '500' | 'hang' | 'denied';
   /** `after` forwards the call first, then answers 500 (the effect happened, the answer is lost). */
   when?: 'before' | 'after';
 }
@@ -49,6 +49,33 @@ function awsError(status: number, type: string, message: string) {
 const FAULT_ANSWERS = {
   throttle: awsError(400, 'ThrottlingException', 'Rate exceeded (injected by the test proxy)'),
   '500': awsError(500, 'ServerException', 'Service error (injected by the test proxy)'),
+  denied: awsError(
+    400,
+    'AccessDeniedException',
+    'not authorized to perform this action (injected by the test proxy)',
+  ),
+  hang: { kind: 'hang' },
+} as const;
+
+/** EC2 speaks the query protocol: its errors are XML, and it throttles with RequestLimitExceeded. */
+const QUERY_OPERATIONS = new Set(['DescribeVpcs', 'DescribeSubnets', 'DescribeSecurityGroups']);
+
+function queryError(status: number, code: string, message: string) {
+  return {
+    status,
+    headers: { 'content-type': 'text/xml;charset=UTF-8' },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>injected-by-the-test-proxy</RequestID></Response>`,
+  };
+}
+
+const QUERY_FAULT_ANSWERS = {
+  throttle: queryError(503, 'RequestLimitExceeded', 'Request limit exceeded (injected by the test proxy)'),
+  '500': queryError(500, 'InternalError', 'An internal error has occurred (injected by the test proxy)'),
+  denied: queryError(
+    403,
+    'UnauthorizedOperation',
+    'not authorized to perform this operation (injected by the test proxy)',
+  ),
   hang: { kind: 'hang' },
 } as const;
 
@@ -68,7 +95,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     },
     inject(fault) {
       const injected: FakeFault = {
-        ...FAULT_ANSWERS[fault.kind],
+        ...(QUERY_OPERATIONS.has(fault.operation) ? QUERY_FAULT_ANSWERS : FAULT_ANSWERS)[fault.kind],
         route: fault.operation,
         times: fault.times,
         ...(fault.when ? { when: fault.when } : {}),
