@@ -331,10 +331,17 @@ export function createDockerContainerProvider(
       return handleOf(container);
     },
 
-    async status(_target, handle): Promise<InfraStatus> {
+    async status(target, handle): Promise<InfraStatus> {
       const container = await inspect(handle.id);
       const links = { container: handle.name };
-      if (!container) return vanished(handle);
+      if (!container) {
+        if (target.block.auto_remove) return removedAfterExit(handle);
+        return {
+          phase: 'missing',
+          reason: `container '${handle.name}' is no longer on the engine: someone removed it`,
+          links,
+        };
+      }
       const { State } = container;
       if (State.Error) {
         return {
@@ -437,8 +444,8 @@ export function createDockerContainerProvider(
     },
   };
 
-  /** Gone: removed by auto_remove after it ended (its `die` event says how), or by someone else. */
-  async function vanished(handle: DockerHandle): Promise<InfraStatus> {
+  /** Gone with auto_remove: removed once it ended; its `die` event (kept by the engine) says how. */
+  async function removedAfterExit(handle: DockerHandle): Promise<InfraStatus> {
     const links = { container: handle.name };
     const nowSeconds = Math.floor(Date.now() / 1000);
     const since = handle.created ? Math.floor(Date.parse(handle.created) / 1000) - 1 : nowSeconds - 3600;

@@ -4,6 +4,7 @@
 // locally: a busybox-static rootfs tarball, `docker import`ed.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,7 +120,13 @@ export async function startDockerd(options: { tcp?: 'plain' | 'tls' } = {}): Pro
       await new Promise((done) => setTimeout(done, 100));
     }
   }
-  return { socketHost: `unix://${socket}`, ...(tcpHost ? { tcpHost } : {}), ...(tls ? { tls } : {}), docker, stop };
+  return {
+    socketHost: `unix://${socket}`,
+    ...(tcpHost ? { tcpHost } : {}),
+    ...(tls ? { tls } : {}),
+    docker,
+    stop,
+  };
 }
 
 /** A busybox-static rootfs as an image on the engine. */
@@ -136,4 +143,31 @@ export async function importBusybox(engine: Dockerd, tag = BUSYBOX_IMAGE): Promi
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export interface EngineEvent {
+  Type?: string;
+  Action: string;
+  Actor: { ID: string; Attributes?: Record<string, string> };
+}
+
+/** Every event of the engine from now on, as it comes (`GET /events` streamed over the socket). */
+export function watchEvents(engine: Dockerd): { events: EngineEvent[]; close(): void } {
+  const events: EngineEvent[] = [];
+  let buffered = '';
+  const call = httpRequest(
+    { socketPath: engine.socketHost.replace('unix://', ''), path: '/v1.41/events', method: 'GET' },
+    (response) => {
+      response.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) events.push(JSON.parse(line) as EngineEvent);
+      });
+      response.on('error', () => undefined);
+    },
+  );
+  call.on('error', () => undefined);
+  call.end();
+  return { events, close: () => call.destroy() };
 }
