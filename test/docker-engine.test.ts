@@ -187,7 +187,9 @@ describe('docker-container on a real dockerd: the workflow', { concurrency: 2 },
       dockerEvent({
         mem_limit: '8m',
         memswap_limit: '8m',
-        command: ['sh', '-c', 'head -c 64m /dev/zero | tail -c 64m > /dev/null; echo survived'],
+        // the shell itself (the container's main process) holds 64 MB, so the OOM killer picks it,
+        // not a helper in a pipe (whose death would leave the flow exiting 0)
+        command: ['sh', '-c', 'x="$(head -c 64m /dev/zero | tr "\\0" a)"; echo survived'],
       }),
     );
     assert.equal(reports[0]?.state, 'Failed', JSON.stringify(reports[0]));
