@@ -87,14 +87,6 @@ export function statusOf(job: Job, pods: readonly Pod[], options: StatusOptions 
   const phase = pod.status?.phase ?? 'Pending';
   const state = flowContainer(pod, container)?.state;
   if (phase === 'Pending') {
-    const waiting = state?.waiting;
-    if (waiting?.reason) {
-      const stuck = STUCK.has(waiting.reason) ? ' (it will not start until that is fixed)' : '';
-      return {
-        phase: 'pending',
-        reason: `pod ${pod.metadata.name}: ${words(waiting.reason, waiting.message)}${stuck}`,
-      };
-    }
     const unschedulable = pod.status?.conditions?.find(
       (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason,
     );
@@ -102,6 +94,14 @@ export function statusOf(job: Job, pods: readonly Pod[], options: StatusOptions 
       return {
         phase: 'pending',
         reason: `pod ${pod.metadata.name}: ${words(unschedulable.reason, unschedulable.message)}`,
+      };
+    }
+    const waiting = state?.waiting;
+    if (waiting?.reason) {
+      const stuck = STUCK.has(waiting.reason) ? ' (it will not start until that is fixed)' : '';
+      return {
+        phase: 'pending',
+        reason: `pod ${pod.metadata.name}: ${words(waiting.reason, waiting.message)}${stuck}`,
       };
     }
     return { phase: 'pending', reason: `pod ${pod.metadata.name} is Pending` };
