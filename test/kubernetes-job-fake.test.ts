@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Job as JobModel } from 'kubernetes-models/batch/v1';
+import { stringify } from 'yaml';
 import { ProviderPermanentError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { FolderStore } from '../core/store.js';
@@ -18,11 +19,18 @@ import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { KubernetesJobBlock } from '../providers/kubernetes-job/block.js';
 import { buildKubernetesJob } from '../providers/kubernetes-job/build.js';
+import { deploymentOptions } from '../providers/kubernetes-job/deployment.js';
 import {
   createKubernetesJobProvider,
   type KubernetesJobProviderOptions,
 } from '../providers/kubernetes-job/index.js';
 import { connectionOf } from '../providers/kubernetes-job/kubeconfig.js';
+import {
+  KubernetesConfigSchema,
+  kubernetesEnvironment,
+  kubernetesStatements,
+} from '../providers/kubernetes-job/manifest.js';
+import { secretRead } from '../providers/manifest.js';
 import type { Provider, Target } from '../providers/port.js';
 import { sleep, tempDir, testDeps } from './helpers.js';
 import { type KubeFake, startKubeFake, steps } from './support/kube-fake.js';
@@ -457,5 +465,33 @@ describe('kubernetes-job: connecting from the kubeconfig', () => {
     } catch (error) {
       assert.doesNotMatch(String(error), new RegExp(TOKEN));
     }
+  });
+});
+
+describe('kubernetes-job: the deployment', () => {
+  it('a block without cluster_config uses the kubeconfig secret named by the deployment (YAML, its current-context)', async () => {
+    const { config } = kubeconfig(kube.url);
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kubeconfig-AbC123';
+    const reads: string[] = [];
+    const reader = {
+      read: async (asked: string) => {
+        reads.push(asked);
+        return stringify(config);
+      },
+    };
+    const section = KubernetesConfigSchema.parse({ kubeconfigSecretArn: arn });
+    const env = kubernetesEnvironment(section);
+    assert.deepEqual(env, { KUBERNETES_KUBECONFIG_SECRET_ARN: arn });
+    assert.deepEqual(kubernetesStatements(section), [secretRead(arn)]);
+    assert.deepEqual(kubernetesStatements(KubernetesConfigSchema.parse({})), []);
+    const p = provider(deploymentOptions(env, reader));
+    const target = targetOf(event({ cluster_config: null }));
+    const { handle } = await p.submit(target, { store: claims });
+    assert.equal((await p.status(target, handle)).phase, 'running');
+    assert.ok(reads.length >= 1 && reads.every((asked) => asked === arn));
+    await assert.rejects(
+      provider().submit(targetOf(event({ cluster_config: null })), { store: claims }),
+      /cluster_config: required/,
+    );
   });
 });

@@ -14,6 +14,7 @@ import { DEFAULT_RETRY, type RetryPolicy, retrying } from '../runtime/retry.js';
 import type { KubernetesJobBlock } from './block.js';
 import type { KubernetesJobRequest } from './build.js';
 import { type ClientOptions, type Job, KubernetesApiError, KubernetesClient } from './client.js';
+import { deploymentOptions } from './deployment.js';
 import { type ClusterConnection, connectionOf } from './kubeconfig.js';
 import { kubernetesJobSpec } from './spec.js';
 import { FLOW_CONTAINER, statusOf } from './status.js';
@@ -218,5 +219,5 @@ export function createKubernetesJobProvider(
   return defineProvider(kubernetesJobSpec, driver, { retry, ...options.runtime });
 }
 
-/** The provider a deployed function runs (its cluster from the block's cluster_config). */
-export const kubernetesJobProvider = createKubernetesJobProvider();
+/** The provider a deployed function runs: the block's cluster_config, else the deployment's kubeconfig secret. */
+export const kubernetesJobProvider = createKubernetesJobProvider(deploymentOptions(process.env));
