@@ -15,6 +15,7 @@ import type { KubernetesJobBlock } from './block.js';
 import type { KubernetesJobRequest } from './build.js';
 import { type ClientOptions, type Job, KubernetesApiError, KubernetesClient } from './client.js';
 import { deploymentOptions } from './deployment.js';
+import { type AwsCredentials, eksTokenSource, environmentCredentials } from './eks.js';
 import { type ClusterConnection, connectionOf } from './kubeconfig.js';
 import { kubernetesJobSpec } from './spec.js';
 import { FLOW_CONTAINER, statusOf } from './status.js';
@@ -31,6 +32,10 @@ export interface KubernetesJobProviderOptions {
   allowInsecureTls?: boolean;
   /** The cluster_config for blocks that give none (the deployment's kubeconfig secret). */
   defaultClusterConfig?: () => Promise<KubernetesJobBlock['cluster_config']>;
+  /** For an `aws eks get-token` user: the role's credentials (default: the environment's). */
+  awsCredentials?: () => Promise<AwsCredentials>;
+  /** Where AWS_REGION and the credentials are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
   retry?: Partial<RetryPolicy>;
   client?: ClientOptions;
   runtime?: RuntimeOptions;
@@ -67,6 +72,7 @@ export function createKubernetesJobProvider(
   options: KubernetesJobProviderOptions = {},
 ): Provider<KubernetesJobBlock, KubernetesJobRequest, KubernetesHandle> {
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const env = options.env ?? process.env;
   /** One client per connection (keep-alive), keyed by the cluster_config's text. */
   const clients = new Map<string, { client: KubernetesClient; connection: ClusterConnection }>();
 
@@ -81,12 +87,21 @@ export function createKubernetesJobProvider(
     const known = clients.get(key);
     if (known) return known;
     const connection = connectionOf(clusterConfig, { allowInsecure: options.allowInsecureTls ?? false });
+    let clientOptions = options.client ?? {};
     if (connection.eks) {
-      throw new ProviderPermanentError(
-        `infrastructure.cluster_config: context '${connection.context}' authenticates with 'aws eks get-token' (cluster ${connection.eks.clusterName}); generating EKS tokens in the function is not supported yet: give a service-account token in the kubeconfig instead`,
-      );
+      const region = connection.eks.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+      if (!region) {
+        throw new ProviderPermanentError(
+          `infrastructure.cluster_config: context '${connection.context}' authenticates with 'aws eks get-token' for cluster ${connection.eks.clusterName} without --region, and AWS_REGION is not set`,
+        );
+      }
+      const credentials = options.awsCredentials ?? (() => environmentCredentials(env));
+      clientOptions = {
+        ...clientOptions,
+        token: eksTokenSource(connection.eks.clusterName, region, credentials),
+      };
     }
-    const made = { client: new KubernetesClient(connection, options.client), connection };
+    const made = { client: new KubernetesClient(connection, clientOptions), connection };
     clients.set(key, made);
     return made;
   }

@@ -321,6 +321,8 @@ export interface KubeFakeOptions {
   tls: TlsMaterial;
   /** The bearer token the server accepts; undefined: only mutual TLS (tls.requestCert) authenticates. */
   token?: string;
+  /** Instead of `token`: a webhook-style authenticator (e.g. EKS's, which replays the token to STS). */
+  authenticate?: (authorization: string | undefined) => boolean | Promise<boolean>;
 }
 
 function selectorMatches(selector: string, labels: Record<string, string>): boolean {
@@ -348,15 +350,17 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
   const fake = await startHttpFake<KubeState>({ state, tls: options.tls });
 
   /** 401 without the credential; 403 for a forbidden verb; undefined when allowed. */
-  const deny = (
+  const deny = async (
     request: FakeRequest,
     verb: string,
     resource: string,
     group: string,
-  ): FakeAnswer | undefined => {
-    if (options.token !== undefined && request.headers.authorization !== `Bearer ${options.token}`) {
-      return status(401, 'Unauthorized', 'Unauthorized');
-    }
+  ): Promise<FakeAnswer | undefined> => {
+    const authorization = request.headers.authorization;
+    const authenticated = options.authenticate
+      ? await options.authenticate(authorization)
+      : options.token === undefined || authorization === `Bearer ${options.token}`;
+    if (!authenticated) return status(401, 'Unauthorized', 'Unauthorized');
     if (state.forbidden.has(`${verb} ${resource}`)) {
       const ns = request.params.ns ?? '';
       return status(
@@ -374,8 +378,8 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
     metadata: { ...job.metadata, resourceVersion: controller.bump() },
   });
 
-  fake.route('POST /apis/batch/v1/namespaces/:ns/jobs', (request) => {
-    const denied = deny(request, 'create', 'jobs', 'batch');
+  fake.route('POST /apis/batch/v1/namespaces/:ns/jobs', async (request) => {
+    const denied = await deny(request, 'create', 'jobs', 'batch');
     if (denied) return denied;
     const ns = request.params.ns ?? '';
     const body = request.json as FakeJob | undefined;
@@ -430,8 +434,8 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
     return { status: 201, body: jobAnswer(job) };
   });
 
-  fake.route('GET /apis/batch/v1/namespaces/:ns/jobs/:name', (request) => {
-    const denied = deny(request, 'get', 'jobs', 'batch');
+  fake.route('GET /apis/batch/v1/namespaces/:ns/jobs/:name', async (request) => {
+    const denied = await deny(request, 'get', 'jobs', 'batch');
     if (denied) return denied;
     const { ns = '', name = '' } = request.params;
     const job = state.jobs.get(key(ns, name));
@@ -448,8 +452,8 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
     return { status: 200, body: jobAnswer(job) };
   });
 
-  fake.route('DELETE /apis/batch/v1/namespaces/:ns/jobs/:name', (request) => {
-    const denied = deny(request, 'delete', 'jobs', 'batch');
+  fake.route('DELETE /apis/batch/v1/namespaces/:ns/jobs/:name', async (request) => {
+    const denied = await deny(request, 'delete', 'jobs', 'batch');
     if (denied) return denied;
     const { ns = '', name = '' } = request.params;
     const options = (request.json ?? {}) as { propagationPolicy?: string };
@@ -506,8 +510,8 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
     };
   });
 
-  fake.route('GET /api/v1/namespaces/:ns/pods', (request) => {
-    const denied = deny(request, 'list', 'pods', '');
+  fake.route('GET /api/v1/namespaces/:ns/pods', async (request) => {
+    const denied = await deny(request, 'list', 'pods', '');
     if (denied) return denied;
     const ns = request.params.ns ?? '';
     const version = request.query.get('resourceVersion');
@@ -524,8 +528,8 @@ export async function startKubeFake(options: KubeFakeOptions): Promise<KubeFake>
     };
   });
 
-  fake.route('GET /api/v1/namespaces/:ns/pods/:name/log', (request) => {
-    const denied = deny(request, 'get', 'pods/log', '');
+  fake.route('GET /api/v1/namespaces/:ns/pods/:name/log', async (request) => {
+    const denied = await deny(request, 'get', 'pods/log', '');
     if (denied) return denied;
     const { ns = '', name = '' } = request.params;
     const pod = state.pods.get(key(ns, name));
