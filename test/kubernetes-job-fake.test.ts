@@ -221,6 +221,23 @@ describe('kubernetes-job on a fake API server: the workflow', () => {
     assert.equal((await p.status(target, handle)).phase, 'missing');
   });
 
+  it('10 duplicate deliveries of one event through the workflow: one execution, one Job created', async () => {
+    const e = event();
+    const p = provider();
+    const { deps, reports } = await testDeps({ loadProvider: async () => p as unknown as Provider });
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const accepted = await accept(deps, unwrap(structuredClone(e)));
+        return startExecution(accepted.input, { deps, retryIntervalOverrides: { Watch: 0, Submit: 0 } });
+      }),
+    );
+    assert.equal(outcomes.filter((o) => o.started).length, 1);
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0]?.state, 'Completed');
+    assert.equal(kube.fake.callsOf(JOBS).length, 1);
+    assert.equal(kube.state.created.length, 1);
+  });
+
   it('a duplicate delivery creates one Job: the second create answers 409 and is adopted', async () => {
     kube.state.defaultPlan = [steps.run()];
     const target = targetOf(event());
