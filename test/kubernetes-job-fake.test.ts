@@ -512,3 +512,92 @@ describe('kubernetes-job: the deployment', () => {
     );
   });
 });
+
+describe('the fake speaks the API server’s protocol', () => {
+  async function raw(method: string, path: string, body?: unknown, token = TOKEN) {
+    const { request } = await import('node:https');
+    return new Promise<{ status: number; headers: Record<string, unknown>; json: unknown }>(
+      (resolve, reject) => {
+        const req = request(
+          `${kube.url}${path}`,
+          {
+            method,
+            ca,
+            headers: {
+              authorization: `Bearer ${token}`,
+              'content-type': 'application/json',
+              'content-length': body === undefined ? 0 : Buffer.byteLength(JSON.stringify(body)),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => {
+              text += chunk.toString();
+            });
+            res.on('end', () => {
+              let json: unknown;
+              try {
+                json = JSON.parse(text);
+              } catch {
+                json = text;
+              }
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+      },
+    );
+  }
+
+  it('answers failures with Status objects: 401, 404, 409, 410; deleting without a policy orphans the pods, with a Warning', async () => {
+    const { job } = buildKubernetesJob(targetOf(event()));
+    const jobs = '/apis/batch/v1/namespaces/flows/jobs';
+    const unauthorized = await raw('GET', `${jobs}/x`, undefined, 'nope');
+    assert.deepEqual(
+      [unauthorized.status, (unauthorized.json as { reason: string }).reason],
+      [401, 'Unauthorized'],
+    );
+    const missing = await raw('GET', `${jobs}/x`);
+    assert.deepEqual(missing.json, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'jobs.batch "x" not found',
+      reason: 'NotFound',
+      details: { name: 'x', group: 'batch', kind: 'jobs' },
+      code: 404,
+    });
+    assert.equal((await raw('POST', jobs, job)).status, 201);
+    const again = await raw('POST', jobs, job);
+    assert.equal(again.status, 409);
+    assert.equal((again.json as { reason: string }).reason, 'AlreadyExists');
+    const expired = await raw('GET', '/api/v1/namespaces/flows/pods?watch=1&resourceVersion=1');
+    assert.deepEqual([expired.status, (expired.json as { reason: string }).reason], [410, 'Expired']);
+    const waitingLog = await raw(
+      'GET',
+      `/api/v1/namespaces/flows/pods/${[...kube.state.pods.values()].at(-1)?.metadata.name}/log?container=prefect-job`,
+    );
+    assert.equal(waitingLog.status, 400, 'a container that has not started has no log yet');
+    const deleted = await raw('DELETE', `${jobs}/${job.metadata.name}`, {
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+    });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.json));
+    assert.match(String(deleted.headers.warning), /child pods are preserved by default/);
+    const orphans = [...kube.state.pods.values()].filter(
+      (pod) => pod.metadata.labels['job-name'] === job.metadata.name,
+    );
+    assert.equal(orphans.length, 1, 'the pod outlives its Job');
+    for (const pod of orphans) kube.state.pods.delete(`flows/${pod.metadata.name}`);
+  });
+
+  it('no pod ever runs: Crashed at the pod watch timeout, saying what the pod was doing', async () => {
+    kube.state.defaultPlan = [];
+    const { reports } = await runWorkflow(event({ pod_watch_timeout_seconds: 1 }));
+    assert.equal(reports[0]?.state, 'Crashed');
+    assert.match(reports[0]?.reason ?? '', /did not start within 1 s \(last seen: pod .*ContainerCreating\)/);
+  });
+});

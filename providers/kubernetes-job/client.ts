@@ -162,7 +162,8 @@ export class KubernetesClient {
     accept = 'application/json',
   ): Promise<Answer> {
     const token = (await this.options.token?.()) ?? this.connection.token;
-    const url = new URL(path, `${this.connection.server}/`);
+    // appended, not resolved: a server behind a proxy has a path of its own (https://rancher/k8s/clusters/c-1)
+    const url = new URL(`${this.connection.server}${path}`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<Answer>((resolve, reject) => {
       const req = httpsRequest(
