@@ -78,10 +78,11 @@ describe('block schemas', () => {
     );
   });
 
-  it('kubernetes-job: namespace default, Prefect base job manifest, watch timeouts', () => {
+  it('kubernetes-job: namespace and image unset (build falls back to the base job, then the defaults), Prefect base job manifest, watch timeouts', () => {
     const block = parseBlock({ type: 'kubernetes-job' });
     assert.ok(block.type === 'kubernetes-job');
-    assert.equal(block.namespace, 'default');
+    assert.equal(block.namespace, null);
+    assert.equal(block.image, null);
     assert.equal(block.pod_watch_timeout_seconds, 60);
     assert.equal(block.job_watch_timeout_seconds, null);
     assert.equal(block.finished_job_ttl, null);

@@ -81,7 +81,7 @@ const PREFECT_SEED_MANIFEST = {
   metadata: {
     labels: { 'prefect.io/flow-run-id': FLOW_RUN_ID, 'prefect.io/flow-run-name': 'nightly-etl' },
     namespace: 'dev',
-    generateName: 'nightly-etl',
+    generateName: 'nightly-etl-',
   },
   spec: {
     template: {
@@ -98,7 +98,7 @@ const PREFECT_SEED_MANIFEST = {
             ],
             image: 'prefecthq/prefect:2.0.0-python3.9',
             imagePullPolicy: 'Always',
-            command: ['python', '-m', 'prefect.engine'],
+            args: ['python', '-m', 'prefect.engine'],
             resources: SEED_CUSTOMIZATIONS[0]?.value,
           },
         ],
@@ -148,7 +148,7 @@ describe('kubernetes-job build', () => {
     delete target.flowRun.name;
     const { job } = buildKubernetesJob(target);
     // Prefect: md5 of the command, then the env's keys, then its values
-    assert.equal(job.metadata.generateName, 'prefect-job-7f1994c68e2d57b2704fd96908ba38a5');
+    assert.equal(job.metadata.generateName, 'prefect-job-7f1994c68e2d57b2704fd96908ba38a5-');
     assert.equal(job.metadata.name, `prefect-job-${runSuffix(FLOW_RUN_ID)}`);
     assert.deepEqual(job.metadata.labels, { 'prefect.io/flow-run-id': FLOW_RUN_ID });
     assertValidJob(job);
@@ -160,7 +160,12 @@ describe('kubernetes-job build', () => {
     const container = (pod.containers as Record<string, unknown>[])[0] ?? {};
     assert.equal(job.metadata.namespace, 'default');
     assert.equal(container.image, 'prefecthq/prefect:2-latest');
-    assert.deepEqual(container.command, ['python', '-m', 'prefect.engine']);
+    assert.deepEqual(container.args, ['python', '-m', 'prefect.engine']);
+    assert.equal(
+      container.command,
+      undefined,
+      "the image's entrypoint runs (it installs EXTRA_PIP_PACKAGES)",
+    );
     assert.equal(container.imagePullPolicy, undefined);
     assert.equal(pod.serviceAccountName, undefined);
     assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
@@ -322,6 +327,59 @@ describe('kubernetes-job build', () => {
       ['FROM_BASE', 'PREFECT__FLOW_RUN_ID'],
     );
     assert.equal(containers[1]?.name, 'sidecar');
+  });
+
+  it("the flow command is the container's args: a customization can wrap it or prefix it with a command", async () => {
+    const FLOW = ['python', '-m', 'prefect.engine'];
+    const containerOf = (job: JobManifest) =>
+      (job.spec.template as { spec: { containers: Record<string, unknown>[] } }).spec.containers[0] ?? {};
+    const wrapped = await build({
+      customizations: [
+        { op: 'add', path: '/spec/template/spec/containers/0/args/0', value: 'opentelemetry-instrument' },
+      ],
+    });
+    assert.deepEqual(containerOf(wrapped).args, ['opentelemetry-instrument', ...FLOW]);
+    assert.equal(containerOf(wrapped).command, undefined);
+    const conda = await build({
+      customizations: [
+        { op: 'add', path: '/spec/template/spec/containers/0/command', value: ['conda', 'run', '-n', 'env'] },
+      ],
+    });
+    // Kubernetes runs command + args: conda run -n env python -m prefect.engine
+    assert.deepEqual(containerOf(conda).command, ['conda', 'run', '-n', 'env']);
+    assert.deepEqual(containerOf(conda).args, FLOW);
+    const custom = await build({ command: ['python', 'flow.py'] });
+    assert.deepEqual(containerOf(custom).args, ['python', 'flow.py']);
+  });
+
+  it("a base job's own image and namespace are kept when the block sets neither; the block's win when set", async () => {
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { labels: {}, namespace: 'flows' },
+      spec: {
+        template: {
+          spec: {
+            parallelism: 1,
+            completions: 1,
+            restartPolicy: 'Never',
+            containers: [{ name: 'prefect-job', env: [], image: 'registry.example.com/flows:7' }],
+          },
+        },
+      },
+    };
+    const imageOf = (manifest: JobManifest) =>
+      (manifest.spec.template as { spec: { containers: { image?: string }[] } }).spec.containers[0]?.image;
+    const kept = buildKubernetesJob(await targetOf('kubernetes-job', { job }));
+    assertValidJob(kept.job);
+    assert.equal(kept.namespace, 'flows');
+    assert.equal(kept.job.metadata.namespace, 'flows');
+    assert.equal(imageOf(kept.job), 'registry.example.com/flows:7');
+    const set = buildKubernetesJob(
+      await targetOf('kubernetes-job', { job, namespace: 'dev', image: 'prefecthq/prefect:2-python3.11' }),
+    );
+    assert.equal(set.namespace, 'dev');
+    assert.equal(imageOf(set.job), 'prefecthq/prefect:2-python3.11');
   });
 
   it('customizations come last: they can override shortcuts and defaults; a failing one names its index', async () => {

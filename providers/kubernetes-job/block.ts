@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { secretDocument } from '../../core/secret-marks.js';
-import { blockSchema, DEFAULT_PREFECT_IMAGE, JsonPatchSchema } from '../base.js';
+import { blockSchema, JsonPatchSchema } from '../base.js';
 
 /** Prefect's bare minimum Job manifest. */
 export function baseJobManifest(): Record<string, unknown> {
@@ -32,8 +32,10 @@ export const KubernetesClusterConfigSchema = z.strictObject({
 
 /** `kubernetes-job`: a Kubernetes Job on a (remote) cluster. */
 export const KubernetesJobBlockSchema = blockSchema('kubernetes-job', {
-  image: z.string().min(1).default(DEFAULT_PREFECT_IMAGE),
-  namespace: z.string().min(1).default('default'),
+  /** Unset: the base job's own image, else the Prefect image (DEFAULT_PREFECT_IMAGE). */
+  image: z.string().min(1).nullable().default(null),
+  /** Unset: the base job's own `metadata.namespace`, else `default`. */
+  namespace: z.string().min(1).nullable().default(null),
   service_account_name: z.string().nullable().default(null),
   image_pull_policy: z.enum(['Always', 'IfNotPresent', 'Never']).nullable().default(null),
   cluster_config: KubernetesClusterConfigSchema.nullable().default(null),

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
 import { InvalidInputError, type Problem } from '../../core/errors.js';
-import { concreteEnv } from '../base.js';
+import { concreteEnv, DEFAULT_PREFECT_IMAGE } from '../base.js';
 import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
 import { runName } from '../naming.js';
 import type { Target } from '../port.js';
@@ -50,6 +50,7 @@ export interface KubernetesJobRequest {
 type Operation = jsonpatch.Operation;
 
 const CONTAINER = '/spec/template/spec/containers/0';
+const DEFAULT_NAMESPACE = 'default';
 
 function pointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -68,6 +69,28 @@ function stableHash(...parts: string[]): string {
  */
 function runEnv({ block, flowRun }: Target<KubernetesJobBlock>): Record<string, string> {
   return { ...flowRunEnv(flowRun), ...concreteEnv(block.env), ...flowRunEnv(flowRun) };
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The block's namespace; else the base job's own; else `default`. */
+function namespaceOf(block: KubernetesJobBlock, job: Record<string, unknown>): string {
+  return block.namespace ?? nonEmpty(record(job.metadata)?.namespace) ?? DEFAULT_NAMESPACE;
+}
+
+/** The block's image; else the base job's first container's own; else the Prefect image. */
+function imageOf(block: KubernetesJobBlock, job: Record<string, unknown>): string {
+  const pod = record(record(record(job.spec)?.template)?.spec);
+  const first = Array.isArray(pod?.containers) ? record(pod.containers[0]) : undefined;
+  return block.image ?? nonEmpty(first?.image) ?? DEFAULT_PREFECT_IMAGE;
 }
 
 function labelOperations(labels: Record<string, string>): { ops: Operation[]; problems: Problem[] } {
@@ -108,8 +131,8 @@ function shortcutOperations(target: Target<KubernetesJobBlock>, job: Record<stri
   const displayName = block.name ?? flowRun.name ?? '';
   const nameSlug = slugifyName(displayName);
   const ops: Operation[] = [
-    { op: 'add', path: '/metadata/namespace', value: block.namespace },
-    { op: 'add', path: `${CONTAINER}/image`, value: block.image },
+    { op: 'add', path: '/metadata/namespace', value: namespaceOf(block, job) },
+    { op: 'add', path: `${CONTAINER}/image`, value: imageOf(block, job) },
     ...labels.ops,
     ...Object.entries(env).map(
       ([name, value]): Operation => ({ op: 'add', path: `${CONTAINER}/env/-`, value: { name, value } }),
@@ -125,12 +148,14 @@ function shortcutOperations(target: Target<KubernetesJobBlock>, job: Record<stri
       value: block.service_account_name,
     });
   }
-  ops.push({ op: 'add', path: `${CONTAINER}/command`, value: block.command });
+  // Prefect writes the command as the container's args: the image's entrypoint still runs (the
+  // Prefect image's installs EXTRA_PIP_PACKAGES), and a base job or customization that sets
+  // `command` (e.g. `conda run -n env`) prefixes the flow command instead of replacing it.
+  ops.push({ op: 'add', path: `${CONTAINER}/args`, value: block.command });
   ops.push({
     op: 'add',
     path: '/metadata/generateName',
-    value:
-      nameSlug || `prefect-job-${stableHash(...block.command, ...Object.keys(env), ...Object.values(env))}`,
+    value: `${nameSlug || `prefect-job-${stableHash(...block.command, ...Object.keys(env), ...Object.values(env))}`}-`,
   });
   if (block.finished_job_ttl !== null) {
     ops.push({ op: 'add', path: '/spec/ttlSecondsAfterFinished', value: block.finished_job_ttl });
@@ -197,7 +222,7 @@ export function buildKubernetesJob(target: Target<KubernetesJobBlock>): Kubernet
   const problems = finalChecks(job);
   if (problems.length > 0) throw new InvalidInputError('Invalid kubernetes-job block', problems);
   return {
-    namespace: job.metadata.namespace ?? block.namespace,
+    namespace: job.metadata.namespace ?? DEFAULT_NAMESPACE,
     job,
     idempotency_key: idempotencyKey(flowRun.id),
   };
