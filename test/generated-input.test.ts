@@ -18,7 +18,6 @@ import { main } from '../cli/main.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { DocumentStore } from '../core/store.js';
 import { isRejection } from '../functions/lib/intake.js';
-import type { ExecutionInput } from '../functions/lib/state.js';
 import { createTriggerHandler, type ExecutionStarter } from '../functions/trigger.js';
 import { ROOT, SAMPLES, tempDir, testDeps } from './helpers.js';
 
