@@ -196,7 +196,7 @@ async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): 
   const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
   const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID, seen);
   await noteStoredBlock(deps.blocks, unwrapped.event, seen);
-  const problems = await findProblems(unwrapped.event, deps.blocks);
+  const problems = await findProblems(unwrapped.event, deps.blocks, deps.loadSpec);
   if (problems.length > 0) {
     throw new InvalidInputError(
       `${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`,

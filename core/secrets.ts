@@ -86,7 +86,8 @@ function isSchema(value: unknown): value is Schema {
 function objectShape(schema: Schema): Record<string, Schema> | undefined {
   const def = schema._zod.def;
   if (def.type !== 'object' || !('shape' in def) || !isDoc(def.shape)) return undefined;
-  const shape: Record<string, Schema> = {};
+  // no prototype: looking up an input's key (`constructor`, `toString`) finds only the schema's fields
+  const shape: Record<string, Schema> = Object.create(null);
   for (const [key, child] of Object.entries(def.shape)) if (isSchema(child)) shape[key] = child;
   return shape;
 }

@@ -30,6 +30,14 @@ export function checkKey(key: string): string {
   return key;
 }
 
+/** File-system answers that say a key can never be read as a document, and what to do. */
+const UNREADABLE_KEYS: Readonly<Record<string, string>> = {
+  EISDIR: 'is a folder, not a document: remove the folder or name the document another way',
+  ENAMETOOLONG: 'is a name too long for the file system: use a shorter name',
+  ENOTDIR: 'goes through a file as if it were a folder: remove that file or use another name',
+  ELOOP: 'is a symbolic link loop: fix or remove the link',
+};
+
 export class FolderStore implements DocumentStore {
   constructor(readonly root: string) {}
 
@@ -45,7 +53,17 @@ export class FolderStore implements DocumentStore {
     try {
       return await readFile(this.path(key), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      // the key itself can never be read: a folder where a document should be, a name too long…
+      const why = code ? UNREADABLE_KEYS[code] : undefined;
+      if (why) {
+        throw new InvalidInputError(
+          `Cannot read '${key}' in ${this.root}`,
+          [{ path: key, message: `${why} (${code})` }],
+          { cause: error },
+        );
+      }
       throw error;
     }
   }

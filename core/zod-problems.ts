@@ -2,14 +2,26 @@
 import type { z } from 'zod';
 import type { Problem } from './errors.js';
 
+/** Keys longer than this are cut in messages (a path must not echo a megabyte key). */
+export const SHOWN_KEY_LENGTH = 64;
+
+/** A key as a message shows it: cut to SHOWN_KEY_LENGTH characters, saying how long it was. */
+export function shownKey(key: string): string {
+  return key.length > SHOWN_KEY_LENGTH ? `${key.slice(0, SHOWN_KEY_LENGTH)}…(${key.length} characters)` : key;
+}
+
+/** Shown quoted (`["__proto__"]`), so a refusal of one reads as the key it is. */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
 export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
   let out = prefix;
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
     else {
       const key = String(part);
-      const plain = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key);
-      out += plain ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+      const plain =
+        key.length <= SHOWN_KEY_LENGTH && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) && !PROTOTYPE_KEYS.has(key);
+      out += plain ? (out ? `.${key}` : key) : `[${JSON.stringify(shownKey(key))}]`;
     }
   }
   return out;
@@ -45,18 +57,36 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
+/** Past these, no "did you mean" is looked for: the edit distance is O(name × candidate). */
+const HINT_MAX_NAME = 64;
+const HINT_MAX_CANDIDATES = 200;
+
 /** The known name closest to a typo, if it is close enough to be the one meant. */
 export function closest(name: string, known: readonly string[]): string | undefined {
+  if (name.length > HINT_MAX_NAME || known.length > HINT_MAX_CANDIDATES) return undefined;
+  const limit = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
+    // lengths this far apart cannot be within the limit (and long candidates cost the most)
+    if (Math.abs(candidate.length - name.length) > limit) continue;
     const d = distance(name.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
+const MAX_KEY_PROBLEMS = 20;
+
+/** A value as a message quotes it: JSON, cut to a readable length. */
+export function shownValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > SHOWN_KEY_LENGTH
+    ? `${text.slice(0, SHOWN_KEY_LENGTH)}…(${text.length} characters)`
+    : text;
 }
 
 export function problemsFrom(error: z.ZodError, options: ProblemOptions | string = {}): Problem[] {
@@ -69,8 +99,14 @@ export function problemsFrom(error: z.ZodError, options: ProblemOptions | string
   };
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      // one problem per unknown key, each with its own path
-      for (const key of issue.keys) {
+      // one problem per unknown key, each with its own path (the first few: a message stays readable)
+      if (issue.keys.length > MAX_KEY_PROBLEMS) {
+        problems.push({
+          path: formatPath(issue.path, prefix),
+          message: `${issue.keys.length} unknown fields (the first ${MAX_KEY_PROBLEMS} are listed): remove them`,
+        });
+      }
+      for (const key of issue.keys.slice(0, MAX_KEY_PROBLEMS)) {
         const path = [...issue.path, key];
         const guess = opts.knownFields ? closest(key, opts.knownFields(issue.path)) : undefined;
         const hint = guess ? `did you mean '${guess}'?` : 'check the spelling';

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { EnvelopeError } from '../core/errors.js';
+import { checkInput } from '../core/input-guard.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { type FlowRunEventInput, InlineBlockSchema, TimeoutsSchema } from './schema.js';
 
@@ -69,6 +70,7 @@ export function unwrapEventBridge(input: unknown): Unwrapped {
 }
 
 export function unwrapPubSubPush(input: unknown): Unwrapped {
+  checkInput(input, 'Pub/Sub push body refused');
   const parsed = PubSubPushSchema.safeParse(input);
   if (!parsed.success) throw invalid('Pub/Sub push', parsed.error);
   const { data, messageId, message_id } = parsed.data.message;
@@ -88,6 +90,7 @@ export function unwrapPubSubPush(input: unknown): Unwrapped {
       { cause },
     );
   }
+  checkInput(event, 'Invalid flow-run event in the Pub/Sub message', 'message.data');
   const deliveryId = messageId ?? message_id;
   return { kind: 'pubsub-push', event, ...(deliveryId ? { deliveryId } : {}) };
 }
@@ -141,6 +144,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Recognises the envelope by its shape and unwraps it. */
 export function unwrap(input: unknown, now?: () => Date): Unwrapped {
+  checkInput(input, 'Input refused');
   if (!isRecord(input)) {
     throw new EnvelopeError('Unrecognised input', [{ path: '', message: 'expected a JSON object' }]);
   }

@@ -3,9 +3,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import * as z from 'zod';
 import { InvalidInputError } from '../core/errors.js';
+import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { type Unwrapped, unwrap } from './envelopes.js';
 import type { FlowRunEventInput } from './schema.js';
@@ -42,15 +42,8 @@ export async function readDocumentFile(path: string): Promise<unknown> {
       },
     ]);
   }
-  try {
-    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (error) {
-    const message =
-      error instanceof YAMLParseError || error instanceof SyntaxError ? error.message : String(error);
-    throw new InvalidInputError(`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML/JSON'}`, [
-      { path, message },
-    ]);
-  }
+  const what = `Invalid input in ${path}`;
+  return path.endsWith('.json') ? parseJsonText(text, what, path) : parseYamlText(text, what, path);
 }
 
 export function classify(doc: unknown): InputDocument {

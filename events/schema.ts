@@ -1,10 +1,16 @@
 // The flow-run event: what every trigger delivers once its envelope is unwrapped.
 import * as z from 'zod';
 import { InvalidInputError } from '../core/errors.js';
+import { checkInput } from '../core/input-guard.js';
 import { problemsFrom } from '../core/zod-problems.js';
 
-/** `type/name`, e.g. `ecs-task/prod` (Prefect's block slug). */
-export const BLOCK_SLUG = /^[a-z][a-z0-9-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/**
+ * `type/name`, e.g. `ecs-task/prod` (Prefect's block slug). The name is a file name in a folder
+ * store (`<name>.yaml`), so at most 200 characters (file systems allow 255 bytes).
+ */
+export const BLOCK_SLUG = /^[a-z][a-z0-9-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+const SLUG_MESSAGE =
+  "must be a block slug 'type/name', e.g. 'ecs-task/prod' (letters, digits, '-', '_', '.'; a name of at most 200 characters)";
 
 export const FlowRunSchema = z.strictObject({
   id: z.uuid({ message: 'must be a UUID, e.g. 0b3b3c3e-0000-4000-8000-000000000001' }),
@@ -33,10 +39,7 @@ export const FlowRunEventSchema = z
   .strictObject({
     flow_run: FlowRunSchema,
     infrastructure: InlineBlockSchema.optional(),
-    infrastructure_block: z
-      .string()
-      .regex(BLOCK_SLUG, { message: "must be a block slug 'type/name', e.g. 'ecs-task/prod'" })
-      .optional(),
+    infrastructure_block: z.string().regex(BLOCK_SLUG, { message: SLUG_MESSAGE }).optional(),
     infra_overrides: z.record(z.string(), z.unknown()).default({}),
     timeouts: TimeoutsSchema.default({}),
   })
@@ -58,6 +61,7 @@ export type FlowRunEvent = z.infer<typeof FlowRunEventSchema>;
 export type FlowRunEventInput = z.input<typeof FlowRunEventSchema>;
 
 export function parseFlowRunEvent(input: unknown, what = 'Invalid flow-run event'): FlowRunEvent {
+  checkInput(input, what);
   const result = FlowRunEventSchema.safeParse(input);
   if (!result.success) {
     const knownFields = (path: readonly PropertyKey[]) =>

@@ -2,7 +2,8 @@
 // a function URL) → one Step Functions execution per flow run, named from its id, so
 // duplicate deliveries collapse into one execution.
 import middy from '@middy/core';
-import { describeError } from '../core/errors.js';
+import { describeError, InvalidInputError } from '../core/errors.js';
+import { parseJsonText } from '../core/input-guard.js';
 import { type Unwrapped, unwrap, unwrapPubSubPush } from '../events/envelopes.js';
 import { type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { accept, isRejection, keepRejected } from './lib/intake.js';
@@ -127,23 +128,23 @@ export function createTriggerHandler(
       // Pub/Sub push: 2xx acks. A bad message is kept and acked (redelivery cannot fix it);
       // anything else answers 500 so Pub/Sub redelivers and nothing is lost.
       let body: unknown;
+      const text = raw.isBase64Encoded
+        ? Buffer.from(raw.body ?? '', 'base64').toString('utf8')
+        : (raw.body ?? '');
       try {
-        const text = raw.isBase64Encoded
-          ? Buffer.from(raw.body ?? '', 'base64').toString('utf8')
-          : (raw.body ?? '');
-        body = JSON.parse(text);
+        body = parseJsonText(text, 'Failed to parse Pub/Sub push request', 'body');
         return json(200, await handle(unwrapPubSubPush(body)));
       } catch (error) {
-        if (!isRejection(error) && !(error instanceof SyntaxError)) {
+        if (!isRejection(error)) {
           deps.log.error('push delivery failed; Pub/Sub will redeliver', { error: describeError(error) });
           return json(500, { error: 'temporary failure; the message will be redelivered' });
         }
-        const key = await keepRejected(deps, body ?? raw.body, error);
+        const key = await keepRejected(deps, body ?? text, error, pushMessageId(body));
         deps.log.warn('rejected push delivery', { rejected_key: key, error: describeError(error) });
         return json(200, {
           status: 'rejected',
           rejected_key: key,
-          problems: (error as { problems?: unknown }).problems ?? describeError(error),
+          problems: error instanceof InvalidInputError ? error.problems : describeError(error),
         });
       }
     }
@@ -157,6 +158,16 @@ export function createTriggerHandler(
       throw error; // async invocations: Lambda retries, then the dead-letter queue keeps it
     }
   });
+}
+
+/** The Pub/Sub `messageId` of a push body, when it has one (to name what is kept). */
+function pushMessageId(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || !('message' in body)) return undefined;
+  const message: unknown = body.message;
+  if (typeof message !== 'object' || message === null) return undefined;
+  const id =
+    'messageId' in message ? message.messageId : 'message_id' in message ? message.message_id : undefined;
+  return typeof id === 'string' && id.length > 0 ? id.slice(0, 200) : undefined;
 }
 
 let pushVerifier: PushVerifier | undefined;

@@ -1,7 +1,9 @@
 // Blocks saved as documents under `blocks/<type>/<name>.json` (YAML accepted), resolved by slug.
-import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { stringify as toYaml } from 'yaml';
 import { BlockNotFoundError, InvalidInputError } from '../core/errors.js';
+import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import type { DocumentStore } from '../core/store.js';
+import { shownValue } from '../core/zod-problems.js';
 import { BLOCK_SLUG } from '../events/schema.js';
 
 const EXTENSIONS = ['json', 'yaml', 'yml'] as const;
@@ -9,7 +11,10 @@ const EXTENSIONS = ['json', 'yaml', 'yml'] as const;
 export function splitSlug(slug: string): { type: string; name: string } {
   if (!BLOCK_SLUG.test(slug)) {
     throw new InvalidInputError('Invalid block slug', [
-      { path: 'infrastructure_block', message: `'${slug}' must be 'type/name', e.g. 'ecs-task/prod'` },
+      {
+        path: 'infrastructure_block',
+        message: `'${slug.length > 80 ? `${slug.slice(0, 80)}…` : slug}' must be 'type/name', e.g. 'ecs-task/prod' (a name of at most 200 characters)`,
+      },
     ]);
   }
   const [type = '', name = ''] = slug.split('/');
@@ -26,16 +31,8 @@ export class BlockStore {
       const key = `blocks/${type}/${name}.${ext}`;
       const body = await this.store.get(key);
       if (body === undefined) continue;
-      let doc: unknown;
-      try {
-        doc = ext === 'json' ? JSON.parse(body) : parseYaml(body);
-      } catch (cause) {
-        throw new InvalidInputError(
-          `Block '${slug}' in ${this.store.location} is not valid ${ext.toUpperCase()}`,
-          [{ path: key, message: cause instanceof Error ? cause.message : String(cause) }],
-          { cause },
-        );
-      }
+      const what = `Block '${slug}' in ${this.store.location} is not a valid ${ext.toUpperCase()} document`;
+      const doc = ext === 'json' ? parseJsonText(body, what, key) : parseYamlText(body, what, key);
       if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
         throw new InvalidInputError(`Block '${slug}' is not a block document`, [
           { path: key, message: 'expected an object with "type"' },
@@ -44,7 +41,7 @@ export class BlockStore {
       const record = doc as Record<string, unknown>;
       if (record.type !== undefined && record.type !== type) {
         throw new InvalidInputError(`Block '${slug}' has the wrong type`, [
-          { path: `${key}.type`, message: `is ${JSON.stringify(record.type)} but the slug says '${type}'` },
+          { path: `${key}.type`, message: `is ${shownValue(record.type)} but the slug says '${type}'` },
         ]);
       }
       return { ...record, type };

@@ -1,7 +1,7 @@
 // The infrastructure block types (one per manifest, providers/manifests.ts) and their validation.
 import type { z } from 'zod';
 import { InvalidInputError, type Problem } from '../core/errors.js';
-import { problemsFrom } from '../core/zod-problems.js';
+import { problemsFrom, shownValue } from '../core/zod-problems.js';
 import { PREFECT_META_FIELDS } from './base.js';
 import { MANIFEST_TYPES, type Manifests, manifestField } from './manifests.js';
 
@@ -42,7 +42,7 @@ export function parseBlock(doc: unknown, options: ParseBlockOptions = {}): Block
     throw new InvalidInputError('Invalid infrastructure block', [
       {
         path: `${prefix}.type`,
-        message: `unknown infrastructure type ${JSON.stringify(record.type)}: expected one of ${BLOCK_TYPES.join(', ')}`,
+        message: `unknown infrastructure type ${shownValue(record.type)}: expected one of ${BLOCK_TYPES.join(', ')}`,
       },
     ]);
   }

@@ -2,6 +2,7 @@
 // nested dicts, deep-merged over the block. Maps merge key by key; `null` removes a key;
 // lists and scalars replace.
 import { InvalidInputError } from '../core/errors.js';
+import { forbiddenKeyMessage, isForbiddenKey } from '../core/input-guard.js';
 import { BLOCK_TYPES, isBlockType } from './blocks.js';
 import { manifestField } from './manifests.js';
 
@@ -23,6 +24,28 @@ function isDoc(value: unknown): value is Doc {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A key's own value: never one inherited from Object.prototype (`toString`, `valueOf`…). */
+function own(doc: Doc, key: string): unknown {
+  return Object.hasOwn(doc, key) ? doc[key] : undefined;
+}
+
+function refuseKey(path: string, key: string): never {
+  throw new InvalidInputError('Invalid infra_overrides', [{ path, message: forbiddenKeyMessage(key) }]);
+}
+
+/** Refuses prototype keys anywhere in an override value (nested dicts included). */
+function checkKeys(value: unknown, path: string): void {
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) checkKeys(item, `${path}[${index}]`);
+    return;
+  }
+  if (!isDoc(value)) return;
+  for (const key of Object.keys(value)) {
+    if (isForbiddenKey(key)) refuseKey(`${path}[${JSON.stringify(key)}]`, key);
+    checkKeys(value[key], `${path}[${JSON.stringify(key)}]`);
+  }
+}
+
 /**
  * `{"env.FOO": "x", "cpu": 2}` → `{env: {FOO: "x"}, cpu: 2}`. `nameMaps`: the block type's
  * name-map fields (default: those of every type).
@@ -31,26 +54,33 @@ export function expandDotKeys(overrides: Doc, nameMaps: ReadonlySet<string> = AN
   const out: Doc = {};
   for (const key of Object.keys(overrides)) {
     const value = overrides[key];
+    const where = `infra_overrides[${JSON.stringify(key)}]`;
     const dot = key.indexOf('.');
     const head = dot < 0 ? key : key.slice(0, dot);
     const path = dot < 0 ? [key] : nameMaps.has(head) ? [head, key.slice(dot + 1)] : key.split('.');
     if (path.includes('')) {
       throw new InvalidInputError('Invalid infra_overrides', [
-        {
-          path: `infra_overrides[${JSON.stringify(key)}]`,
-          message: "empty segment in a dot key: write e.g. 'env.FOO' or 'cpu'",
-        },
+        { path: where, message: "empty segment in a dot key: write e.g. 'env.FOO' or 'cpu'" },
       ]);
     }
+    const forbidden = path.find(isForbiddenKey);
+    if (forbidden !== undefined) refuseKey(where, forbidden);
+    checkKeys(value, where);
     let cursor = out;
     const last = path.length - 1;
     for (let index = 0; index < last; index++) {
       const part = path[index] as string;
-      if (!isDoc(cursor[part])) cursor[part] = {};
-      cursor = cursor[part] as Doc;
+      const next = own(cursor, part);
+      if (isDoc(next)) cursor = next;
+      else {
+        const fresh: Doc = {};
+        cursor[part] = fresh;
+        cursor = fresh;
+      }
     }
     const part = path[last] as string;
-    cursor[part] = isDoc(cursor[part]) && isDoc(value) ? overlay(cursor[part] as Doc, value) : value;
+    const existing = own(cursor, part);
+    cursor[part] = isDoc(existing) && isDoc(value) ? overlay(existing, value) : value;
   }
   return out;
 }
@@ -59,7 +89,8 @@ export function expandDotKeys(overrides: Doc, nameMaps: ReadonlySet<string> = AN
 function overlay(first: Doc, second: Doc): Doc {
   const out: Doc = { ...first };
   for (const [key, value] of Object.entries(second)) {
-    out[key] = isDoc(value) && isDoc(out[key]) ? overlay(out[key] as Doc, value) : value;
+    const existing = own(out, key);
+    out[key] = isDoc(value) && isDoc(existing) ? overlay(existing, value) : value;
   }
   return out;
 }
@@ -77,7 +108,8 @@ function mergeInto(base: Doc, patch: Doc): Doc {
     }
     const value = patch[key];
     if (value === null) continue;
-    out[key] = isDoc(value) && isDoc(base[key]) ? mergeInto(base[key] as Doc, value) : value;
+    const below = base[key];
+    out[key] = isDoc(value) && isDoc(below) ? mergeInto(below, value) : value;
   }
   for (const key of Object.keys(patch)) {
     const value = patch[key];
@@ -94,7 +126,7 @@ export interface Overridden {
 
 export function applyOverrides(block: Doc, overrides: Doc): Overridden {
   const expanded = expandDotKeys(overrides, nameMapsOf(block.type));
-  if ('type' in expanded && expanded.type !== block.type) {
+  if (Object.hasOwn(expanded, 'type') && expanded.type !== block.type) {
     throw new InvalidInputError('Invalid infra_overrides', [
       {
         path: 'infra_overrides.type',

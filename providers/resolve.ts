@@ -1,10 +1,12 @@
 // Event → the block it runs on: inline or by slug, overrides applied, validated again.
 import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/errors.js';
+import { collectSecretValues, scrub } from '../core/secrets.js';
 import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent } from '../events/schema.js';
 import type { BlockStore } from './block-store.js';
 import { type Block, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
 import type { Target } from './port.js';
+import type { SpecLoader } from './specs.js';
 
 export interface Resolved extends Target {
   /** `inline` or the slug the block came from. */
@@ -31,16 +33,41 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | u
     source = slug;
     path = `infrastructure_block(${slug})`;
   }
+  // the block as given must be valid by itself: an override must not hide a bad stored value
+  parseBlock(doc, { path });
   const { block: merged, touched } = applyOverrides(doc, event.infra_overrides);
   const block: Block = parseBlock(merged, { path, overridden: touched });
   return { block, flowRun: event.flow_run, source, ...(event.infrastructure ? {} : { document: doc }) };
 }
 
 /**
+ * Runs the provider's build (what Prepare runs before anything starts), so a block that can
+ * never run is refused at the door. Its problems are scrubbed of the block's secret values (a
+ * build message may quote a value that is also a secret elsewhere in the block).
+ */
+export async function checkBuildable(target: Resolved, loadSpec: SpecLoader): Promise<void> {
+  const spec = await loadSpec(target.block.type);
+  try {
+    spec.build(target);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    const secrets = collectSecretValues(target.block);
+    throw new InvalidInputError(
+      error.message.split(':\n')[0] ?? 'Invalid block',
+      error.problems.map((p) => ({ path: p.path, message: scrub(p.message, secrets) })),
+    );
+  }
+}
+
+/**
  * Every problem with an event, the event's own and its block's (after overrides) together,
  * so `validate` can list them all at once instead of one layer at a time.
  */
-export async function findProblems(raw: unknown, blocks: BlockStore | undefined): Promise<Problem[]> {
+export async function findProblems(
+  raw: unknown,
+  blocks: BlockStore | undefined,
+  loadSpec?: SpecLoader,
+): Promise<Problem[]> {
   const problems: Problem[] = [];
   const collect = (error: unknown) => {
     if (error instanceof InvalidInputError) problems.push(...error.problems);
@@ -68,11 +95,24 @@ export async function findProblems(raw: unknown, blocks: BlockStore | undefined)
       path = `infrastructure_block(${record.infrastructure_block})`;
     }
     if (doc) {
+      try {
+        parseBlock(doc, { path });
+      } catch (error) {
+        collect(error);
+      }
       const { block, touched } = applyOverrides(doc, overrides);
       parseBlock(block, { path, overridden: touched });
     }
   } catch (error) {
     collect(error);
+  }
+  // what Prepare checks next: the provider can build its request from the block
+  if (problems.length === 0 && loadSpec) {
+    try {
+      await checkBuildable(await resolveTarget(parseFlowRunEvent(raw), blocks), loadSpec);
+    } catch (error) {
+      collect(error);
+    }
   }
   const seen = new Set<string>();
   return problems.filter((p) => {

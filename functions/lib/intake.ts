@@ -1,12 +1,13 @@
 // What every trigger does with a delivery: validate it fully, park the event in the
 // store (so no secret travels in workflow state), and name the one execution for it.
 // A rejected delivery is kept under `rejected/` with its problems, never dropped.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { InvalidInputError, SubmitterError } from '../../core/errors.js';
+import { boundedCopy } from '../../core/input-guard.js';
 import { collectSecretValues, redact, scrub } from '../../core/secrets.js';
 import type { Unwrapped } from '../../events/envelopes.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
-import { type Resolved, resolveTarget } from '../../providers/resolve.js';
+import { checkBuildable, type Resolved, resolveTarget } from '../../providers/resolve.js';
 import { checkEnabled } from './context.js';
 import type { Deps } from './deps.js';
 import { type ExecutionInput, eventKey, pinnedBlockKey } from './state.js';
@@ -23,6 +24,8 @@ export async function accept(deps: Deps, unwrapped: Unwrapped): Promise<Accepted
   const event = parseFlowRunEvent(unwrapped.event);
   checkEnabled(deps, event);
   const target = await resolveTarget(event, deps.blocks);
+  // what Prepare would refuse is refused here, kept as rejected, instead of an execution that ends Crashed
+  await checkBuildable(target, deps.loadSpec);
   const ref = eventKey(event.flow_run.id);
   const body = JSON.stringify(unwrapped.event);
   // the block as resolved now is the one every step uses (first delivery wins, like the event)
@@ -65,8 +68,11 @@ export async function keepRejected(
   const day = deps.now().toISOString().slice(0, 10);
   const id = (deliveryId ?? randomUUID()).replace(/[^A-Za-z0-9_.@=-]/g, '_');
   const key = `rejected/${day}/${id}.json`;
+  // a bounded copy (the input may be too deep, cyclic or huge: that may be why it was refused),
+  // a Pub/Sub message's data decoded so its secrets are found and redacted, not kept as base64
+  const input = keepable(raw);
   // a problem can quote a value (a resource group holding the subscription id): scrubbed of the input's secrets
-  const secrets = collectSecretValues(raw);
+  const secrets = collectSecretValues(input);
   const problems = (
     error instanceof InvalidInputError
       ? error.problems
@@ -80,11 +86,49 @@ export async function keepRejected(
         delivery_id: deliveryId ?? null,
         error: error instanceof Error ? error.name : 'Error',
         problems,
-        input: redact(raw),
+        input: redact(input),
       },
       null,
       2,
     ),
   );
   return key;
+}
+
+/** Text that is not JSON: kept as its size and digest only (it may be a secret itself). */
+function describeText(text: string): Record<string, unknown> {
+  return {
+    not_json: `${Buffer.byteLength(text)} bytes that are not JSON; not kept (they may hold secrets)`,
+    sha256: createHash('sha256').update(text).digest('hex'),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What of a refused delivery is kept (before redaction): bounded, a push message's data decoded. */
+function keepable(raw: unknown): unknown {
+  if (typeof raw === 'string') return describeText(raw);
+  const copy = boundedCopy(raw);
+  if (!isRecord(copy) || !isRecord(copy.message) || typeof copy.message.data !== 'string') return copy;
+  const data = copy.message.data;
+  const text = Buffer.from(typeof raw === 'object' && raw !== null ? pushData(raw) : data, 'base64').toString(
+    'utf8',
+  );
+  let decoded: unknown;
+  try {
+    decoded = boundedCopy(JSON.parse(text));
+  } catch {
+    decoded = describeText(text);
+  }
+  // the event is redacted as an event (its block's schema says which fields are secret)
+  return { ...copy, message: { ...copy.message, data: redact(decoded) } };
+}
+
+/** The push body's whole `message.data` (boundedCopy cuts long strings). */
+function pushData(raw: object): string {
+  const message: unknown = 'message' in raw ? raw.message : undefined;
+  const data: unknown = isRecord(message) ? message.data : undefined;
+  return typeof data === 'string' ? data : '';
 }

@@ -161,7 +161,7 @@ export function createProcessProvider(
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const name of request.unset_env) delete env[name];
     Object.assign(env, request.env);
-    const log = await open(join(dir, 'supervisor.log'), 'a');
+    const log = await open(join(dir, 'supervisor.log'), 'a', 0o600);
     try {
       const supervisor = spawn(
         process.execPath,
@@ -169,7 +169,9 @@ export function createProcessProvider(
         { env, detached: true, stdio: ['ignore', 'ignore', log.fd] },
       );
       supervisor.unref();
-      await writeFile(join(dir, 'meta.json'), JSON.stringify({ ...meta, supervisor_pid: supervisor.pid }));
+      await writeFile(join(dir, 'meta.json'), JSON.stringify({ ...meta, supervisor_pid: supervisor.pid }), {
+        mode: 0o600,
+      });
     } finally {
       await log.close();
     }
@@ -194,9 +196,10 @@ export function createProcessProvider(
 
     async create(_target, request) {
       const handle = { run: request.idempotency_key };
-      await mkdir(runsDir(), { recursive: true });
+      // 0700 / 0600: a run's output, environment and result are its owner's alone
+      await mkdir(runsDir(), { recursive: true, mode: 0o700 });
       try {
-        await mkdir(runDir(handle)); // atomic: exactly one submit creates the run folder
+        await mkdir(runDir(handle), { mode: 0o700 }); // atomic: exactly one submit creates the run folder
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST')
           throw new ProviderPermanentError(`process run '${handle.run}' exists already`, {

@@ -14,12 +14,13 @@ const command = JSON.parse(commandJson);
 
 function record(name, value) {
   const path = join(runDir, name);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(value)}\n`);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(value)}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }
 
 const cwd = cwdArg || mkdtempSync(join(tmpdir(), 'prefect-'));
-const output = openSync(join(runDir, 'output.log'), 'a');
+// 0600: the command's output may print its secrets
+const output = openSync(join(runDir, 'output.log'), 'a', 0o600);
 let done = false;
 function finish(result) {
   if (done) return;
