@@ -34,97 +34,76 @@ export function forbiddenKeyMessage(key: string): string {
   return `'${key}' is not allowed as a key (it would write to the object prototype); rename or remove it`;
 }
 
-interface Frame {
-  value: unknown;
-  depth: number;
-  parent: Frame | undefined;
-  key: PropertyKey | undefined;
-}
-
-function pathOf(frame: Frame | undefined): PropertyKey[] {
-  const path: PropertyKey[] = [];
-  for (let at = frame; at?.key !== undefined; at = at.parent) path.push(at.key);
-  return path.reverse();
-}
-
-function isAncestor(frame: Frame, value: object): boolean {
-  for (let at = frame.parent; at; at = at.parent) if (at.value === value) return true;
-  return false;
-}
-
 /**
  * Throws UnsafeInputError (an InvalidInputError: exit 2, a kept rejection) naming the first
  * unsafe place in `value`. `prefix` starts every path (e.g. the file or store key).
+ * Recursive, but never deeper than MAX_DEPTH (checked before descending), so it cannot
+ * overflow the stack; it allocates nothing per value (one shared path), since it runs on
+ * every event.
  */
 export function checkInput(value: unknown, what = 'Input refused', prefix = ''): void {
-  const refuse = (frame: Frame | undefined, message: string, extra?: PropertyKey): never => {
-    const path = pathOf(frame);
-    if (extra !== undefined) path.push(extra);
-    const problem: Problem = { path: formatPath(path, prefix) || prefix, message };
+  const path: PropertyKey[] = [];
+  const ancestors: object[] = [];
+  let nodes = 0;
+  const refuse = (message: string, extra?: PropertyKey): never => {
+    const at = extra === undefined ? [...path] : [...path, extra];
+    const problem: Problem = { path: formatPath(at, prefix) || prefix, message };
     throw new UnsafeInputError(what, [problem]);
   };
-  const seen = new WeakSet<object>();
-  const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: undefined }];
-  let nodes = 0;
-  while (stack.length > 0) {
-    const frame = stack.pop() as Frame;
-    const current = frame.value;
-    if (++nodes > MAX_NODES) refuse(undefined, `holds more than ${MAX_NODES} values: make it smaller`);
+  const visit = (current: unknown): void => {
+    if (++nodes > MAX_NODES) {
+      path.length = 0;
+      refuse(`holds more than ${MAX_NODES} values: make it smaller`);
+    }
     switch (typeof current) {
       case 'string':
         if (current.length > MAX_TEXT_LENGTH) {
-          refuse(frame, `is ${current.length} characters long; at most ${MAX_TEXT_LENGTH} are accepted`);
+          refuse(`is ${current.length} characters long; at most ${MAX_TEXT_LENGTH} are accepted`);
         }
-        continue;
+        return;
       case 'number':
-        if (!Number.isFinite(current)) refuse(frame, `is ${current}: only finite numbers are JSON`);
-        continue;
+        if (!Number.isFinite(current)) refuse(`is ${current}: only finite numbers are JSON`);
+        return;
       case 'boolean':
       case 'undefined':
-        continue;
+        return;
       case 'object':
         break;
       default:
-        refuse(frame, `is a ${typeof current}, not a JSON value`);
+        refuse(`is a ${typeof current}, not a JSON value`);
     }
-    if (current === null) continue;
+    if (current === null) return;
     const object = current as object;
-    if (seen.has(object) && isAncestor(frame, object)) {
-      refuse(frame, 'refers to itself (a YAML alias inside its own anchor): write the value out instead');
+    if (ancestors.includes(object)) {
+      refuse('refers to itself (a YAML alias inside its own anchor): write the value out instead');
     }
-    seen.add(object);
-    if (frame.depth >= MAX_DEPTH) {
-      refuse(frame, `is nested more than ${MAX_DEPTH} levels deep: flatten it`);
-    }
+    if (ancestors.length >= MAX_DEPTH) refuse(`is nested more than ${MAX_DEPTH} levels deep: flatten it`);
+    ancestors.push(object);
     if (Array.isArray(object)) {
-      for (let index = object.length - 1; index >= 0; index--) {
-        stack.push({ value: object[index], depth: frame.depth + 1, parent: frame, key: index });
+      for (let index = 0; index < object.length; index++) {
+        path.push(index);
+        visit(object[index]);
+        path.pop();
       }
-      continue;
-    }
-    const proto: unknown = Object.getPrototypeOf(object);
-    if (proto !== Object.prototype && proto !== null) {
-      refuse(frame, 'is not a plain JSON object');
-    }
-    const keys = Object.keys(object);
-    for (let index = keys.length - 1; index >= 0; index--) {
-      const key = keys[index] as string;
-      if (FORBIDDEN_KEYS.has(key)) refuse(frame, forbiddenKeyMessage(key), key);
-      if (key.length > MAX_KEY_LENGTH) {
-        refuse(
-          frame,
-          `has a key of ${key.length} characters; keys are at most ${MAX_KEY_LENGTH} characters`,
-          key,
-        );
+    } else {
+      const proto: unknown = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto !== null) refuse('is not a plain JSON object');
+      for (const key in object) {
+        if (!Object.hasOwn(object, key)) continue;
+        if (FORBIDDEN_KEYS.has(key)) refuse(forbiddenKeyMessage(key), key);
+        if (key.length > MAX_KEY_LENGTH) {
+          refuse(`has a key of ${key.length} characters; keys are at most ${MAX_KEY_LENGTH} characters`, key);
+        }
+        path.push(key);
+        visit((object as Record<string, unknown>)[key]);
+        path.pop();
       }
-      stack.push({
-        value: (object as Record<string, unknown>)[key],
-        depth: frame.depth + 1,
-        parent: frame,
-        key,
-      });
+      // `__proto__` given as an own key (JSON.parse makes one) is not enumerated by for…in on every engine
+      if (Object.hasOwn(object, '__proto__')) refuse(forbiddenKeyMessage('__proto__'), '__proto__');
     }
-  }
+    ancestors.pop();
+  };
+  visit(value);
 }
 
 function checkLength(text: string, what: string, where: string): void {

@@ -57,3 +57,37 @@ export function parseBlock(doc: unknown, options: ParseBlockOptions = {}): Block
   });
   throw new InvalidInputError(`Invalid ${record.type} block`, problems);
 }
+
+/**
+ * The block's own values of the fields infra_overrides set, each valid by itself, so an
+ * override cannot hide a bad stored value (`"env": 12345` under an `env.A` override). The
+ * other fields are unchanged by overrides and validated with the merged block: this costs
+ * nothing when there are no overrides.
+ */
+export function checkOverriddenFields(
+  doc: Record<string, unknown>,
+  fields: ReadonlySet<string>,
+  options: ParseBlockOptions = {},
+): void {
+  const type = doc.type;
+  if (fields.size === 0 || !isBlockType(type)) return;
+  const prefix = options.path ?? 'infrastructure';
+  const shape: Readonly<Record<string, z.ZodType>> = BLOCK_SCHEMAS[type].shape;
+  const problems: Problem[] = [];
+  for (const field of fields) {
+    if (!Object.hasOwn(doc, field) || PREFECT_META_FIELDS.includes(field)) continue;
+    const fieldSchema = Object.hasOwn(shape, field) ? shape[field] : undefined;
+    if (!fieldSchema) {
+      problems.push({
+        path: `${prefix}.${field}`,
+        message:
+          'unknown field in the block itself (infra_overrides would hide it): remove it from the block',
+      });
+      continue;
+    }
+    const result = fieldSchema.safeParse(doc[field]);
+    if (!result.success) problems.push(...problemsFrom(result.error, { prefix: `${prefix}.${field}` }));
+  }
+  if (problems.length)
+    throw new InvalidInputError(`Invalid ${type} block (before infra_overrides)`, problems);
+}

@@ -3,7 +3,7 @@ import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/err
 import { collectSecretValues, scrub } from '../core/secrets.js';
 import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent } from '../events/schema.js';
 import type { BlockStore } from './block-store.js';
-import { type Block, parseBlock } from './blocks.js';
+import { type Block, checkOverriddenFields, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
 import type { Target } from './port.js';
 import type { SpecLoader } from './specs.js';
@@ -33,9 +33,9 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | u
     source = slug;
     path = `infrastructure_block(${slug})`;
   }
-  // the block as given must be valid by itself: an override must not hide a bad stored value
-  parseBlock(doc, { path });
   const { block: merged, touched } = applyOverrides(doc, event.infra_overrides);
+  // the block as given must be valid by itself: an override must not hide a bad stored value
+  checkOverriddenFields(doc, touched, { path });
   const block: Block = parseBlock(merged, { path, overridden: touched });
   return { block, flowRun: event.flow_run, source, ...(event.infrastructure ? {} : { document: doc }) };
 }
@@ -95,12 +95,12 @@ export async function findProblems(
       path = `infrastructure_block(${record.infrastructure_block})`;
     }
     if (doc) {
+      const { block, touched } = applyOverrides(doc, overrides);
       try {
-        parseBlock(doc, { path });
+        checkOverriddenFields(doc, touched, { path });
       } catch (error) {
         collect(error);
       }
-      const { block, touched } = applyOverrides(doc, overrides);
       parseBlock(block, { path, overridden: touched });
     }
   } catch (error) {
