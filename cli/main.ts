@@ -163,6 +163,10 @@ async function runCommand(file: string, flags: Flags, io: Io, seen: Seen): Promi
         say(
           `an execution for this flow run already exists (${`fr-${accepted.input.flow_run_id}`}); adopting it instead of starting another`,
         ),
+      onResume: (orphan) =>
+        say(
+          `the submitter that ran it (pid ${orphan.owner_pid}) is gone; resuming the execution: the running flow run is adopted and watched to its end`,
+        ),
     });
     const final = report ?? outcome.state?.report;
     if (!final) {

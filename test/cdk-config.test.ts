@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { InvalidInputError } from '../core/errors.js';
-import { loadConfig, parseConfig, type SubmitterConfigInput } from '../infra-cdk/config.js';
+import { STOP_WAIT_SECONDS } from '../functions/infrastructure.js';
+import {
+  STOP_WAIT_SECONDS as CONFIG_STOP_WAIT_SECONDS,
+  EVENTS_PER_POLL,
+  EXECUTION_HISTORY_LIMIT,
+  HISTORY_RESERVE,
+  loadConfig,
+  MAX_POLLS,
+  parseConfig,
+  type SubmitterConfigInput,
+  watchPolls,
+} from '../infra-cdk/config.js';
 import { SubmitterFunction } from '../infra-cdk/functions.js';
 import { ROOT, tempDir } from './helpers.js';
 import { testConfig } from './support/cdk.js';
@@ -134,6 +145,30 @@ describe('deployment configuration', () => {
         error.problems[0]?.path === 'providers["kubernetes-job"]' &&
         /cannot be deployed in this version/.test(error.problems[0].message),
     );
+  });
+  it('refuses a poll cap and run timeout whose polls overflow one execution’s 25,000 history events', () => {
+    assert.equal(CONFIG_STOP_WAIT_SECONDS, STOP_WAIT_SECONDS, 'the stop wait counted is the one Watch uses');
+    assert.equal(MAX_POLLS * EVENTS_PER_POLL + HISTORY_RESERVE <= EXECUTION_HISTORY_LIMIT, true);
+    // the defaults (cap 120 s, a day's timeout, 30 s grace) use about a tenth of the budget
+    const defaults = watchPolls(120, 86_400, 30).polls;
+    assert.ok(defaults > 700 && defaults < 1_000, `${defaults} polls`);
+    const found = problems(
+      withChange((c) => Object.assign(c, { pollCapSeconds: 5, runTimeoutSeconds: 86_400 })),
+    );
+    const problem = found.find((p) => p.path === 'pollCapSeconds');
+    assert.ok(problem, JSON.stringify(found));
+    assert.match(problem.message, /pollCapSeconds 5 and runTimeoutSeconds 86400/);
+    assert.match(problem.message, /25000 events/);
+    const cap = Number(/raise pollCapSeconds to at least (\d+)/.exec(problem.message)?.[1]);
+    const longest = Number(/lower runTimeoutSeconds to at most (\d+)/.exec(problem.message)?.[1]);
+    // each suggestion is accepted; one step past the longest timeout is not
+    parseConfig(withChange((c) => Object.assign(c, { pollCapSeconds: cap, runTimeoutSeconds: 86_400 })));
+    parseConfig(withChange((c) => Object.assign(c, { pollCapSeconds: 5, runTimeoutSeconds: longest })));
+    assert.ok(watchPolls(5, longest, 30).polls <= MAX_POLLS);
+    assert.ok(watchPolls(5, longest + 10, 30).polls > MAX_POLLS);
+    // the default run timeout counts when none is set
+    const unset = problems(withChange((c) => Object.assign(c, { pollCapSeconds: 1 })));
+    assert.match(unset.find((p) => p.path === 'pollCapSeconds')?.message ?? '', /86400 \(the default\)/);
   });
 });
 

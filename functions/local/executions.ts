@@ -1,8 +1,10 @@
 // The local stand-in for Step Functions' execution names: one execution per name, ever.
 // A second start with the same name adopts the first (waits for its result) instead of
-// running again — across concurrent calls in one process and across processes.
-import { pidAlive } from '../../core/pid.js';
+// running again — across concurrent calls in one process and across processes. An
+// execution whose owner process died (a `submitter run` killed) is taken over by the next
+// start, once, and resumed: Step Functions would have kept running it.
 import type { DocumentStore } from '../../core/store.js';
+import { processAlive } from '../../providers/process/proc.js';
 
 export interface ExecutionRecord {
   name: string;
@@ -10,6 +12,8 @@ export interface ExecutionRecord {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   owner_pid: number;
   started_at: string;
+  /** How many times it was taken over from an owner that died. */
+  resumes?: number;
   output?: unknown;
   error?: string;
 }
@@ -46,19 +50,29 @@ export class LocalExecutions {
     await this.store.put(key(record.name), JSON.stringify(record));
   }
 
-  /** Waits until the execution ends (or its owner process is gone). */
+  /** Waits until the execution ends, or its owner process is gone (then it is returned RUNNING: an orphan). */
   async wait(name: string, pollMs = 100): Promise<ExecutionRecord> {
     for (;;) {
       const record = await this.read(name);
       if (record && record.status !== 'RUNNING') return record;
-      if (record && !pidAlive(record.owner_pid)) {
-        return {
-          ...record,
-          status: 'FAILED',
-          error: `the process that ran it (pid ${record.owner_pid}) ended before it finished`,
-        };
-      }
+      if (record && !processAlive(record.owner_pid)) return record;
       await sleep(pollMs);
     }
+  }
+
+  /** Makes this process the owner of an orphaned execution; undefined when another start took it first. */
+  async takeOver(orphan: ExecutionRecord): Promise<ExecutionRecord | undefined> {
+    const resumes = (orphan.resumes ?? 0) + 1;
+    const marker = { from_pid: orphan.owner_pid, by_pid: process.pid, at: new Date().toISOString() };
+    if (
+      !(await this.store.putIfAbsent(
+        `executions/${orphan.name}.resume-${resumes}.json`,
+        JSON.stringify(marker),
+      ))
+    )
+      return undefined;
+    const record: ExecutionRecord = { ...orphan, owner_pid: process.pid, resumes };
+    await this.store.put(key(orphan.name), JSON.stringify(record));
+    return record;
   }
 }

@@ -32,6 +32,8 @@ export interface ExecutionOutcome {
   name: string;
   /** False when an execution with this name already existed and was adopted. */
   started: boolean;
+  /** True when that execution's owner had died and this call resumed it. */
+  resumed?: boolean;
   status: ExecutionRecord['status'];
   state?: WorkflowState;
   error?: string;
@@ -114,33 +116,51 @@ export async function runDefinition(
   return { state, transitions };
 }
 
-/** Starts the execution for a flow run once; later starts with the same name adopt it. */
+/**
+ * Starts the execution for a flow run once; later starts with the same name adopt it.
+ * An execution whose owner died mid-run (a killed `submitter run`) is resumed: its
+ * definition runs again from its input, Submit adopts the infrastructure that is there
+ * by its idempotency key, and Watch follows it to its end — as Step Functions would.
+ */
 export async function startExecution(
   input: ExecutionInput,
-  options: RunOptions & { onAdopt?: () => void },
+  options: RunOptions & { onAdopt?: () => void; onResume?: (orphan: ExecutionRecord) => void },
 ): Promise<ExecutionOutcome> {
   const name = executionName(input.flow_run_id);
   const executions = new LocalExecutions(options.deps.store);
-  const base = await executions.start(name, input);
+  let base = await executions.start(name, input);
+  let runInput = input;
   if (!base) {
     options.onAdopt?.();
-    const record = await executions.wait(name);
-    return {
-      name,
-      started: false,
-      status: record.status,
-      transitions: 0,
-      ...(record.output ? { state: record.output as WorkflowState } : {}),
-      ...(record.error ? { error: record.error } : {}),
-    };
+    for (;;) {
+      const record = await executions.wait(name);
+      if (record.status !== 'RUNNING') {
+        return {
+          name,
+          started: false,
+          status: record.status,
+          transitions: 0,
+          ...(record.output ? { state: record.output as WorkflowState } : {}),
+          ...(record.error ? { error: record.error } : {}),
+        };
+      }
+      base = await executions.takeOver(record);
+      if (base) {
+        options.onResume?.(record);
+        runInput = record.input as ExecutionInput;
+        break;
+      }
+    }
   }
+  const started = base.resumes === undefined;
+  const resumed = started ? {} : { resumed: true };
   try {
-    const { state, transitions } = await runDefinition(input, options);
+    const { state, transitions } = await runDefinition(runInput, options);
     await executions.finish({ ...base, status: 'SUCCEEDED', output: state });
-    return { name, started: true, status: 'SUCCEEDED', state, transitions };
+    return { name, started, ...resumed, status: 'SUCCEEDED', state, transitions };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await executions.finish({ ...base, status: 'FAILED', error: message });
-    return { name, started: true, status: 'FAILED', error: message, transitions: 0 };
+    return { name, started, ...resumed, status: 'FAILED', error: message, transitions: 0 };
   }
 }
