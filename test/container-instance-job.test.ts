@@ -15,7 +15,9 @@ import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import { containerGroupName } from '../providers/container-instance-job/build.js';
 import {
+  type ContainerInstanceJobProviderOptions,
   createContainerInstanceJobProvider,
+  deploymentOptions,
   FLOW_RUN_TAG,
 } from '../providers/container-instance-job/index.js';
 import type { Provider } from '../providers/port.js';
@@ -34,14 +36,18 @@ before(async () => {
 });
 after(() => fake?.close());
 
-function provider(env: Record<string, string> = {}) {
+function fakeEnv(): Record<string, string> {
+  return {
+    AZURE_AUTHORITY_HOST: fake.url,
+    AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
+    AZURE_RESOURCE_MANAGER_ENDPOINT: fake.url,
+  };
+}
+
+function provider(options: ContainerInstanceJobProviderOptions = {}) {
   return createContainerInstanceJobProvider({
-    env: {
-      AZURE_AUTHORITY_HOST: fake.url,
-      AZURE_DISABLE_INSTANCE_DISCOVERY: 'true',
-      AZURE_RESOURCE_MANAGER_ENDPOINT: fake.url,
-      ...env,
-    },
+    env: fakeEnv(),
+    ...options,
     ca,
     retry: { baseMs: 1, capMs: 5 },
     operationPollMs: 20,
@@ -80,8 +86,11 @@ function nameOf(event: AciEvent): string {
   return containerGroupName({ block, flowRun: { ...event.flow_run, parameters: {}, tags: [] } });
 }
 
-async function runWorkflow(event: AciEvent, options: { onRunning?: (flowRunId: string) => void } = {}) {
-  const aci = provider();
+async function runWorkflow(
+  event: AciEvent,
+  options: { onRunning?: (flowRunId: string) => void; provider?: ContainerInstanceJobProviderOptions } = {},
+) {
+  const aci = provider(options.provider);
   const { deps, reports } = await testDeps({ loadProvider: async () => aci as unknown as Provider });
   const accepted = await accept(deps, unwrap(event));
   const states: string[] = [];
@@ -249,6 +258,51 @@ describe('container-instance-job on the ARM fake: the workflow', { concurrency: 
     });
     assert.equal(reports[0]?.state, 'Crashed', JSON.stringify(reports[0]));
     assert.match(reports[0]?.reason ?? '', /was deleted/);
+  });
+
+  it('a block without aci_credentials uses the deployment’s secret (AZURE_CREDENTIALS_SECRET_ARN); one that is not credentials is named', async () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:azure-sp-AbCdEf';
+    const credentials = JSON.stringify({
+      tenant_id: fake.state.tenantId,
+      client_id: fake.state.clientId,
+      client_secret: fake.state.clientSecret,
+    });
+    const reads: string[] = [];
+    const reader = {
+      read: async (name: string) => {
+        reads.push(name);
+        return credentials;
+      },
+    };
+    const event = aciEvent({ output: ['deployed'] }, { aci_credentials: null });
+    const env = { ...fakeEnv(), AZURE_CREDENTIALS_SECRET_ARN: arn };
+    const ok = await runWorkflow(event, { provider: deploymentOptions(env, reader) });
+    assert.equal(ok.reports[0]?.state, 'Completed', JSON.stringify(ok.reports[0]));
+    assert.ok(reads.includes(arn));
+    const broken = { read: async () => 'not json' };
+    const bad = await runWorkflow(aciEvent({}, { aci_credentials: null }), {
+      provider: deploymentOptions(env, broken),
+    });
+    assert.equal(bad.reports[0]?.state, 'Crashed', JSON.stringify(bad.reports[0]));
+    assert.match(bad.reports[0]?.reason ?? '', /does not hold Azure credentials: it must be JSON/);
+  });
+
+  it('a wrong client secret → Crashed with the identity platform’s error, the secret not in it', async () => {
+    const wrong = `canary-wrong-${randomUUID()}`;
+    const event = aciEvent(
+      {},
+      {
+        aci_credentials: {
+          tenant_id: fake.state.tenantId,
+          client_id: fake.state.clientId,
+          client_secret: wrong,
+        },
+      },
+    );
+    const { reports, stored } = await runWorkflow(event);
+    assert.equal(reports[0]?.state, 'Crashed', JSON.stringify(reports[0]));
+    assert.match(reports[0]?.reason ?? '', /AADSTS7000215/);
+    assert.ok(!(JSON.stringify(reports) + stored).includes(wrong));
   });
 
   it('preview: no subscription id, client secret or secure env value', async () => {

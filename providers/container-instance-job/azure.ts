@@ -3,20 +3,19 @@
 // the token audience, and the credential — the block's service principal (aci_credentials),
 // else the deployment's (a Secrets Manager secret), else the default Azure credential chain.
 import { ContainerInstanceManagementClient } from '@azure/arm-containerinstance';
-import type { TokenCredential } from '@azure/identity';
-import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
+import {
+  ClientSecretCredential,
+  type DefaultAzureCredentialOptions,
+  type TokenCredential,
+} from '@azure/identity';
 import type * as z from 'zod';
 import { ProviderPermanentError } from '../../core/errors.js';
 import type { SecretReader } from '../../core/secret-ref.js';
+import { importAtRunTime } from '../manifest.js';
+import { AZURE_ENV } from './azure-env.js';
 import { AzureCredentialsSchema, type ContainerInstanceJobBlock } from './block.js';
 
-export const AZURE_ENV = {
-  credentialsSecretArn: 'AZURE_CREDENTIALS_SECRET_ARN',
-  resourceManagerEndpoint: 'AZURE_RESOURCE_MANAGER_ENDPOINT',
-  resourceManagerAudience: 'AZURE_RESOURCE_MANAGER_AUDIENCE',
-  authorityHost: 'AZURE_AUTHORITY_HOST',
-  disableInstanceDiscovery: 'AZURE_DISABLE_INSTANCE_DISCOVERY',
-} as const;
+export { AZURE_ENV };
 
 export const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com';
 
@@ -67,6 +66,24 @@ export async function credentialsFromSecret(reader: SecretReader, arn: string): 
   return parsed.data;
 }
 
+/**
+ * The default Azure credential chain (environment, workload identity, managed identity, Azure
+ * CLI…), for local runs without a service principal: imported on first use, out of the bundle's
+ * sight (the deployed function always has the deployment's secret, and the chain is half of
+ * @azure/identity's bytes).
+ */
+function defaultCredential(options: DefaultAzureCredentialOptions): TokenCredential {
+  let made: Promise<TokenCredential> | undefined;
+  return {
+    async getToken(scopes, tokenOptions) {
+      made ??= importAtRunTime<typeof import('@azure/identity')>(
+        new URL(import.meta.resolve('@azure/identity')),
+      ).then((identity) => new identity.DefaultAzureCredential(options));
+      return (await made).getToken(scopes, tokenOptions);
+    },
+  };
+}
+
 export interface AzureClient {
   client: ContainerInstanceManagementClient;
   endpoint: string;
@@ -86,7 +103,7 @@ export function azureClients(options: AzureConnectionOptions = {}) {
       ...tls,
       retryOptions: { maxRetries: 1 },
     };
-    if (!credentials) return new DefaultAzureCredential(common);
+    if (!credentials) return defaultCredential(common);
     return new ClientSecretCredential(
       credentials.tenant_id,
       credentials.client_id,

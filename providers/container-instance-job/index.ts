@@ -16,7 +16,7 @@ import type {
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import * as z from 'zod';
 import { ProviderPermanentError, ProviderTransientError } from '../../core/errors.js';
-import { secretsManagerReader } from '../../core/secret-ref.js';
+import { type SecretReader, secretsManagerReader } from '../../core/secret-ref.js';
 import { FLOW_RUN_LABEL } from '../identity.js';
 import type { InfraStatus, Provider, Target } from '../port.js';
 import { type Classifier, classifyHttp } from '../runtime/classify.js';
@@ -382,22 +382,14 @@ async function followOperation(
   }
 }
 
-/** The provider a deployed function runs: the block's aci_credentials, else the deployment's secret. */
-export function deploymentOptions(env: NodeJS.ProcessEnv): ContainerInstanceJobProviderOptions {
+/** The provider options a deployed function's environment gives: the deployment's service principal by reference. */
+export function deploymentOptions(
+  env: NodeJS.ProcessEnv,
+  reader: SecretReader = secretsManagerReader(),
+): ContainerInstanceJobProviderOptions {
   const arn = env[AZURE_ENV.credentialsSecretArn];
-  if (!arn) return { env };
-  const reader = secretsManagerReader();
-  let cached: Promise<Awaited<ReturnType<typeof credentialsFromSecret>>> | undefined;
-  return {
-    env,
-    defaultCredentials: () => {
-      cached ??= credentialsFromSecret(reader, arn).catch((error: unknown) => {
-        cached = undefined;
-        throw error;
-      });
-      return cached;
-    },
-  };
+  // the reader keeps what it read for the container's life
+  return arn ? { env, defaultCredentials: () => credentialsFromSecret(reader, arn) } : { env };
 }
 
 export const containerInstanceJobProvider = createContainerInstanceJobProvider(
