@@ -25,6 +25,8 @@ import { sleep, tempDir, testDeps } from './helpers.js';
 import { type ArmFake, type Plan, startArmFake } from './support/arm-fake.js';
 import { selfSignedCert } from './support/tls.js';
 
+const PUT_GROUP =
+  'PUT /subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerInstance/containerGroups/:name';
 let fake: ArmFake;
 let ca: string;
 const SECRET = `canary-env-${randomUUID()}`;
@@ -301,7 +303,7 @@ describe('container-instance-job on the ARM fake: the workflow', { concurrency: 
     );
     const { reports, stored } = await runWorkflow(event);
     assert.equal(reports[0]?.state, 'Crashed', JSON.stringify(reports[0]));
-    assert.match(reports[0]?.reason ?? '', /AADSTS7000215/);
+    assert.match(reports[0]?.reason ?? '', /AADSTS7000215.*Microsoft Entra refused the service principal/);
     assert.ok(!(JSON.stringify(reports) + stored).includes(wrong));
   });
 
@@ -326,8 +328,7 @@ describe('container-instance-job on the ARM fake: faults', { concurrency: 1 }, (
   it('a 503 burst on the PUT and its reads: one group, Completed', async () => {
     const event = aciEvent({ output: ['after-503'] });
     const name = nameOf(event);
-    const route =
-      'PUT /subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerInstance/containerGroups/:name';
+    const route = PUT_GROUP;
     const get =
       'GET /subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerInstance/containerGroups/:name';
     const unavailable = { error: { code: 'ServiceUnavailable', message: 'The service is unavailable.' } };
@@ -357,5 +358,27 @@ describe('container-instance-job on the ARM fake: faults', { concurrency: 1 }, (
     const reads = fake.calls.filter((c) => c.method === 'GET' && c.path.endsWith(`/${name}`));
     assert.equal(reads[0]?.status, 429, 'the first read was refused');
     assert.ok(Date.now() - started >= 1000, 'the next read waited the Retry-After second');
+  });
+
+  it('a 403 AuthorizationFailed on the PUT → Crashed naming the role the identity needs; nothing made', async () => {
+    const event = aciEvent({});
+    fake.inject({
+      route: PUT_GROUP,
+      status: 403,
+      body: {
+        error: {
+          code: 'AuthorizationFailed',
+          message:
+            "The client 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write'",
+        },
+      },
+    });
+    const { reports } = await runWorkflow(event);
+    assert.equal(reports[0]?.state, 'Crashed', JSON.stringify(reports[0]));
+    assert.match(
+      reports[0]?.reason ?? '',
+      /HTTP 403 AuthorizationFailed: .*containerGroups\/write.*needs a role on resource group 'flows'/,
+    );
+    assert.equal(fake.group('flows', nameOf(event)), undefined);
   });
 });

@@ -19,7 +19,7 @@ import { ProviderPermanentError, ProviderTransientError } from '../../core/error
 import { type SecretReader, secretsManagerReader } from '../../core/secret-ref.js';
 import { FLOW_RUN_LABEL } from '../identity.js';
 import type { InfraStatus, Provider, Target } from '../port.js';
-import { type Classifier, classifyHttp } from '../runtime/classify.js';
+import { type Classifier, classifyHttp, errorName } from '../runtime/classify.js';
 import { type Driver, defineProvider, type RuntimeOptions } from '../runtime/provider.js';
 import { DEFAULT_RETRY, type RetryPolicy, retrying } from '../runtime/retry.js';
 import { AZURE_ENV, type AzureConnectionOptions, azureClients, credentialsFromSecret } from './azure.js';
@@ -61,6 +61,20 @@ const classifyArm: Classifier = (error) => {
   const code = typeof error === 'object' && error && 'code' in error ? String(error.code) : '';
   return EXISTS_CODES.has(code) ? verdict : { ...verdict, kind: 'permanent' };
 };
+
+/** The resource group a failed request was for, from its URL. */
+function resourceGroupOf(error: unknown): string {
+  const url =
+    typeof error === 'object' &&
+    error &&
+    'request' in error &&
+    typeof error.request === 'object' &&
+    error.request &&
+    'url' in error.request
+      ? String(error.request.url)
+      : '';
+  return decodeURIComponent(/\/resource[gG]roups\/([^/?]+)/.exec(url)?.[1] ?? '?');
+}
 
 function isNotFound(error: unknown): boolean {
   return error instanceof ProviderPermanentError && error.kind === 'not-found';
@@ -159,10 +173,15 @@ export function createContainerInstanceJobProvider(
     return retrying(what, fn, {
       policy: attempts ? { ...retry, attempts } : retry,
       classifiers: [classifyArm],
-      explain: (_error, verdict) =>
-        /\bHTTP 40[13]\b/.test(verdict.reason)
-          ? `${verdict.reason}: the identity needs a role with Microsoft.ContainerInstance/containerGroups/* and Microsoft.Resources/subscriptions/resourceGroups/read on the resource group (e.g. Contributor; docs/providers.md)`
-          : undefined,
+      explain: (error, verdict) => {
+        if (/^Authentication(Required)?Error$/.test(errorName(error))) {
+          return `${verdict.reason}: Microsoft Entra refused the service principal: check tenant_id, client_id and client_secret (the block's aci_credentials, or the deployment's secret) and AZURE_AUTHORITY_HOST for a sovereign cloud`;
+        }
+        if (/^HTTP 403\b/.test(verdict.reason)) {
+          return `${verdict.reason}: the identity needs a role on resource group '${resourceGroupOf(error)}' allowing Microsoft.ContainerInstance/containerGroups/* and Microsoft.Resources/subscriptions/resourceGroups/read (e.g. Contributor; docs/providers.md#credentials)`;
+        }
+        return undefined;
+      },
     });
   }
 
