@@ -22,7 +22,7 @@ import {
 import { checkedSpecLoader, loadSpec, type SpecLoaders } from '../providers/specs.js';
 import { ROOT } from './helpers.js';
 
-const DEPLOYABLE = ['process', 'ecs-task', 'docker-container', 'kubernetes-job'];
+const DEPLOYABLE = ['process', 'ecs-task', 'docker-container', 'kubernetes-job', 'cloud-run-job'];
 
 describe('provider manifests', () => {
   it('registers each manifest under its own type, with its block schema', () => {

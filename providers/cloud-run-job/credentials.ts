@@ -13,12 +13,9 @@ import type { SecretReader } from '../../core/secret-ref.js';
 import { classifyHttp } from '../runtime/classify.js';
 import { type RetryPolicy, retrying } from '../runtime/retry.js';
 import type { CloudRunJobBlock } from './block.js';
+import { GOOGLE_ENV } from './deployment.js';
 
-export const GOOGLE_ENV = {
-  credentialsSecretArn: 'GOOGLE_CREDENTIALS_SECRET_ARN',
-  applicationCredentials: 'GOOGLE_APPLICATION_CREDENTIALS',
-  endpoint: 'CLOUD_RUN_API_ENDPOINT',
-} as const;
+export { GOOGLE_ENV };
 
 export const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
