@@ -182,6 +182,55 @@ export function endpointOptions(
   };
 }
 
+async function makeClients(
+  key: ServiceAccountKey,
+  env: NodeJS.ProcessEnv,
+  policy: Partial<RetryPolicy>,
+): Promise<Clients> {
+  const [run, authClient] = await Promise.all([import('@google-cloud/run'), authClientFor(key, policy)]);
+  const endpoint = endpointOptions(env[GOOGLE_ENV.endpoint]);
+  const settings = { fallback: true as const, authClient, ...endpoint };
+  return {
+    jobs: new run.v2.JobsClient(settings),
+    executions: new run.v2.ExecutionsClient(settings),
+    tasks: new run.v2.TasksClient(settings),
+  };
+}
+
+/** Google's verdict on the job create, without creating anything (`validateOnly`). */
+export type RemoteVerdict = { ok: true; job: string } | { ok: false; reason: string };
+
+/**
+ * Pre-flight: `jobs.create` with `validateOnly`, Google checking the request, the caller's
+ * permissions and quota without persisting anything.
+ */
+export async function validateCloudRunJob(
+  target: Target<CloudRunJobBlock>,
+  options: Pick<CloudRunProviderOptions, 'env' | 'secrets' | 'retry'> = {},
+): Promise<RemoteVerdict> {
+  const env = options.env ?? process.env;
+  const request = cloudRunJobSpec.build(target);
+  const key = await keyFor(target.block, { env, secrets: options.secrets ?? secretsManagerReader() });
+  const { jobs } = await makeClients(key, env, options.retry ?? {});
+  try {
+    await retrying(
+      `validating Cloud Run job ${fullName(request)}`,
+      () =>
+        jobs.createJob({
+          parent: request.parent,
+          jobId: request.jobId,
+          job: protoJob(request),
+          validateOnly: true,
+        }),
+      { policy: options.retry ?? {}, classifiers: [classifyGoogle, classifyHttp] },
+    );
+    return { ok: true, job: fullName(request) };
+  } catch (error) {
+    if (error instanceof ProviderPermanentError) return { ok: false, reason: error.message };
+    throw error;
+  }
+}
+
 function fullName(request: CloudRunJobRequest): string {
   return `${request.parent}/jobs/${request.jobId}`;
 }
@@ -216,24 +265,13 @@ export function createCloudRunJobProvider(
   const readyWaitMs = options.readyWaitMs ?? 60_000;
   const cache = new Map<string, Promise<Clients>>();
 
-  async function makeClients(key: ServiceAccountKey): Promise<Clients> {
-    const [run, authClient] = await Promise.all([import('@google-cloud/run'), authClientFor(key, policy)]);
-    const endpoint = endpointOptions(env[GOOGLE_ENV.endpoint]);
-    const settings = { fallback: true as const, authClient, ...endpoint };
-    return {
-      jobs: new run.v2.JobsClient(settings),
-      executions: new run.v2.ExecutionsClient(settings),
-      tasks: new run.v2.TasksClient(settings),
-    };
-  }
-
   /** One set of clients per key for the container's life; a failed setup is tried again next time. */
   async function clients(target: Target<CloudRunJobBlock>): Promise<Clients> {
     const key = await keyFor(target.block, { env, secrets });
     const id = `${key.client_email}\n${key.private_key_id ?? ''}\n${key.token_uri}`;
     let made = cache.get(id);
     if (!made) {
-      made = makeClients(key);
+      made = makeClients(key, env, policy);
       cache.set(id, made);
       made.catch(() => cache.delete(id));
     }

@@ -5,6 +5,8 @@
 // - jobs.create (`?jobId=`, 409 ALREADY_EXISTS), get, delete; the create is a long-running
 //   operation, done at its first poll (the job then Ready); an image named `…/missing…` fails it
 //   (the job's Ready condition CONTAINER_MISSING, as Google does); jobs.run on a job not ready: 400.
+// - `validateOnly=true` on create: checked (a missing image: 400 INVALID_ARGUMENT), nothing kept;
+//   project `forbidden-project`: 403 PERMISSION_DENIED.
 // - jobs.run → an Execution and an operation that ends only with it; executions get/list/cancel;
 //   tasks list with `lastAttemptResult.exitCode`.
 // - The execution's course comes from its container's env FAKE_OUTCOME: `exit:N` (default
@@ -213,6 +215,32 @@ export async function startGoogleFake(): Promise<GoogleFake> {
     if (s.jobs.has(name)) return googleError(409, 'ALREADY_EXISTS', `Resource '${id}' already exists.`);
     const body = (request.json ?? {}) as Record<string, unknown>;
     const labels = (body.labels ?? {}) as Record<string, string>;
+    if (request.params.project === 'forbidden-project') {
+      return googleError(
+        403,
+        'PERMISSION_DENIED',
+        `Permission 'run.jobs.create' denied on resource 'projects/forbidden-project/locations/${request.params.location}/jobs/${id}' (or it may not exist).`,
+      );
+    }
+    if (request.query.get('validateOnly') === 'true') {
+      // validated, defaults filled in, nothing kept
+      if (JSON.stringify(body).includes('/missing')) {
+        return googleError(
+          400,
+          'INVALID_ARGUMENT',
+          'Image not found: the image does not exist or the service account cannot read it.',
+        );
+      }
+      const op = `projects/${request.params.project}/locations/${request.params.location}/operations/${randomUUID()}`;
+      return {
+        status: 200,
+        body: {
+          name: op,
+          done: true,
+          response: { '@type': 'type.googleapis.com/google.cloud.run.v2.Job', ...body, name },
+        },
+      };
+    }
     s.jobs.set(name, {
       name,
       uid: randomUUID(),
