@@ -37,6 +37,8 @@ Usage:
   submitter validate FILE [--blocks LOC] [--remote]
       Check an event, block or deployment YAML and print every problem with its path;
       --remote: also ask the provider (cloud-run-job: Google's validateOnly), creating nothing.
+  submitter serve [--port N] [--home DIR] [--blocks LOC] [--insecure-no-auth]
+      The Pub/Sub push endpoint on this machine (the trigger's handler, OIDC checked as deployed).
   submitter cancel FLOW_RUN_ID [--home DIR | --store s3://bucket/prefix]
       Ask a running flow run to stop; the workflow kills it and reports Cancelled.
   submitter blocks put FILE --name NAME [--blocks LOC] | get SLUG | list
@@ -57,6 +59,8 @@ const OPTIONS = {
   format: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   remote: { type: 'boolean' },
+  port: { type: 'string' },
+  'insecure-no-auth': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -300,6 +304,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }
       case 'blocks':
         return await blocksCommand(rest, flags, io, seen);
+      case 'serve':
+        return await (await import('./serve.js')).serveCommand(flags, io);
       default:
         throw usageError(`unknown command '${command}'`);
     }
