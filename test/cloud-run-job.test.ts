@@ -2,17 +2,22 @@
 // and google-auth-library against a fake of the Cloud Run v2 API and Google's token endpoint
 // (test/support/google-fake.ts), through the real workflow (ASL interpreter, handlers).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createLogger } from '../core/logger.js';
+import type { SecretReader } from '../core/secret-ref.js';
+import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
+import { parseBlock } from '../providers/blocks.js';
 import { createCloudRunJobProvider } from '../providers/cloud-run-job/index.js';
 import type { Provider } from '../providers/port.js';
-import { sleep, testDeps } from './helpers.js';
+import { sleep, tempDir, testDeps } from './helpers.js';
 import { type GoogleFake, startGoogleFake } from './support/google-fake.js';
 
 const JOBS = 'POST /v2/projects/:project/locations/:location/jobs';
@@ -28,9 +33,10 @@ after(async () => {
 });
 beforeEach(() => google.fake.clear());
 
-function provider() {
+function provider(env: Record<string, string> = {}, secrets?: SecretReader) {
   return createCloudRunJobProvider({
-    env: { CLOUD_RUN_API_ENDPOINT: google.url },
+    env: { CLOUD_RUN_API_ENDPOINT: google.url, ...env },
+    ...(secrets ? { secrets } : {}),
     retry: { baseMs: 1, capMs: 5 },
     readyWaitMs: 5_000,
     runtime: { claimPollMs: 20, retry: { baseMs: 1, capMs: 5 } },
@@ -171,19 +177,88 @@ describe('cloud-run-job through the workflow', () => {
     assert.equal(google.fake.callsOf(RUN).length, 1);
   });
 
-  it('duplicate delivery: two workflows for one flow run → one job, one execution', async () => {
+  it('duplicate delivery: two workflows for one flow run (one store) → one job, one execution', async () => {
     const e = event({ keep_job: true });
-    const [a, b] = await Promise.all([runWorkflow(e), runWorkflow(e)]);
-    for (const run of [a, b])
-      assert.equal(run.reports[0]?.state, 'Completed', JSON.stringify(run.reports[0]));
+    const p = provider() as unknown as Provider;
+    const { deps, reports } = await testDeps({ loadProvider: async () => p });
+    const [a, b] = await Promise.all([accept(deps, unwrap(e)), accept(deps, unwrap(e))]);
+    const outcomes = await Promise.all(
+      [a, b].map((accepted) =>
+        startExecution(accepted.input, { deps, retryIntervalOverrides: { Watch: 0.01, Submit: 0 } }),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o.started).length, 1, 'the second adopted the execution');
+    assert.equal(reports[0]?.state, 'Completed', JSON.stringify(reports[0]));
+    assert.equal(jobOf(e.flow_run.id)?.executions.length, 1);
+  });
+
+  it('concurrent submits of one flow run (the claim in one store) → one job, one execution, one handle', async () => {
+    const e = event({ keep_job: true });
+    const block = parseBlock(e.infrastructure);
+    assert.ok(block.type === 'cloud-run-job');
+    const target = { block, flowRun: { ...e.flow_run, parameters: {}, tags: [] } };
+    const claims = new FolderStore(await tempDir('submitter-gcp-claims-'));
+    const [x, y] = await Promise.all([
+      provider().submit(target, { store: claims }),
+      provider().submit(target, { store: claims }),
+    ]);
+    assert.deepEqual(x.handle, y.handle);
+    assert.equal([x, y].filter((s) => s.adopted).length, 1);
     const jobs = [...google.state.jobs.values()].filter(
       (job) => job.labels['prefect-io-flow-run-id'] === e.flow_run.id,
     );
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]?.executions.length, 1);
-    // and a third delivery after the first run: adopted, nothing new
-    const c = await runWorkflow(e);
-    assert.equal(c.reports[0]?.state, 'Completed');
+    // a later delivery: adopted, nothing new
+    const z = await provider().submit(target, { store: claims });
+    assert.ok(z.adopted);
+    assert.deepEqual(z.handle, x.handle);
     assert.equal(jobOf(e.flow_run.id)?.executions.length, 1);
+  });
+
+  it('the key by reference: the deployment’s secret, else GOOGLE_APPLICATION_CREDENTIALS', async () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:google-key-AbCdEf';
+    const read: string[] = [];
+    const secrets: SecretReader = {
+      async read(asked) {
+        read.push(asked);
+        return JSON.stringify(google.key);
+      },
+    };
+    const noKey = { credentials: { service_account_info: null, project: 'fake-project' } };
+    const bySecret = await runWorkflow(
+      event(noKey),
+      provider({ GOOGLE_CREDENTIALS_SECRET_ARN: arn }, secrets) as unknown as Provider,
+    );
+    assert.equal(bySecret.reports[0]?.state, 'Completed', JSON.stringify(bySecret.reports[0]));
+    assert.deepEqual([...new Set(read)], [arn]);
+    const file = join(await tempDir(), 'key.json');
+    await writeFile(file, JSON.stringify(google.key));
+    const byFile = await runWorkflow(
+      event(noKey),
+      provider({ GOOGLE_APPLICATION_CREDENTIALS: file }) as unknown as Provider,
+    );
+    assert.equal(byFile.reports[0]?.state, 'Completed', JSON.stringify(byFile.reports[0]));
+    assertNoKey(JSON.stringify(bySecret.reports), JSON.stringify(byFile.reports), bySecret.lines.join('\n'));
+  });
+
+  it('no credentials, or a key the token endpoint refuses → Crashed saying what to fix, the key never quoted', async () => {
+    const none = await runWorkflow(
+      event({ credentials: { service_account_info: null, project: 'fake-project' } }),
+    );
+    assert.equal(none.reports[0]?.state, 'Crashed', JSON.stringify(none.reports[0]));
+    assert.match(none.reports[0]?.reason ?? '', /no Google credentials.*GOOGLE_APPLICATION_CREDENTIALS/);
+    // a key of another service account (signed with a key the token endpoint does not know)
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const other = {
+      ...google.key,
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    const refused = await runWorkflow(event({ credentials: { service_account_info: other } }));
+    assert.equal(refused.reports[0]?.state, 'Crashed', JSON.stringify(refused.reports[0]));
+    assert.match(refused.reports[0]?.reason ?? '', /token endpoint answered HTTP 400: invalid_grant/);
+    const otherBody = other.private_key.split('\n')[1] ?? '-';
+    for (const text of [JSON.stringify(refused.reports), refused.lines.join('\n'), refused.stored])
+      assert.ok(!text.includes(otherBody));
   });
 });
