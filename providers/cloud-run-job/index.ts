@@ -405,6 +405,15 @@ export function createCloudRunJobProvider(
           const metadata = z.looseObject({ name: z.string().nullish() }).safeParse(operation.metadata);
           const execution = metadata.success ? metadata.data.name : undefined;
           if (execution) return { job: name, execution };
+          // accepted without naming its execution: find it, never run again
+          for (let look = 1; look <= 5; look++) {
+            const made = (await executionsOf(target, name))[0];
+            if (made) return { job: name, execution: made.name };
+            await full.sleep(200 * look);
+          }
+          throw new ProviderTransientError(
+            `Cloud Run accepted the run of ${name} but its execution is not listed yet; looking again later (it is not run again)`,
+          );
         } catch (error) {
           const transient = error instanceof ProviderTransientError;
           if (!transient || attempt >= full.attempts) {
