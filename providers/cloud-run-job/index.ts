@@ -399,21 +399,10 @@ export function createCloudRunJobProvider(
         // exactly one execution per flow run: one that exists is adopted, never a second run
         const existing = (await executionsOf(target, name))[0];
         if (existing) return { job: name, execution: existing.name };
+        let metadata: unknown;
         try {
           const [operation] = await call(`running Cloud Run job ${name}`, () => jobs.runJob({ name }), 1);
-          // the run's operation completes only when the execution ends: take its name from the metadata
-          const metadata = z.looseObject({ name: z.string().nullish() }).safeParse(operation.metadata);
-          const execution = metadata.success ? metadata.data.name : undefined;
-          if (execution) return { job: name, execution };
-          // accepted without naming its execution: find it, never run again
-          for (let look = 1; look <= 5; look++) {
-            const made = (await executionsOf(target, name))[0];
-            if (made) return { job: name, execution: made.name };
-            await full.sleep(200 * look);
-          }
-          throw new ProviderTransientError(
-            `Cloud Run accepted the run of ${name} but its execution is not listed yet; looking again later (it is not run again)`,
-          );
+          metadata = operation.metadata;
         } catch (error) {
           const transient = error instanceof ProviderTransientError;
           if (!transient || attempt >= full.attempts) {
@@ -423,7 +412,20 @@ export function createCloudRunJobProvider(
             throw error;
           }
           await full.sleep(backoffMs(attempt, full));
+          continue;
         }
+        // the run's operation completes only when the execution ends: its metadata names the execution
+        const named = z.looseObject({ name: z.string().nullish() }).safeParse(metadata);
+        if (named.success && named.data.name) return { job: name, execution: named.data.name };
+        // accepted without naming its execution: find it, never run again
+        for (let look = 1; look <= 5; look++) {
+          const made = (await executionsOf(target, name))[0];
+          if (made) return { job: name, execution: made.name };
+          await full.sleep(200 * look);
+        }
+        throw new ProviderTransientError(
+          `Cloud Run accepted the run of ${name} but its execution is not listed yet; looking again later (it is not run again)`,
+        );
       }
     },
 
