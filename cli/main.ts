@@ -34,8 +34,11 @@ Usage:
       Run a flow run through the workflow on this machine; exit 0 only when it Completed.
   submitter preview FILE [--flow-run-id ID] [--flow-run-name NAME] [--blocks LOC]
       Print {"provider", "request"}: the exact provider request, secrets redacted.
-  submitter validate FILE [--blocks LOC]
-      Check an event, block or deployment YAML and print every problem with its path.
+  submitter validate FILE [--blocks LOC] [--remote]
+      Check an event, block or deployment YAML and print every problem with its path;
+      --remote: also ask the provider (cloud-run-job: Google's validateOnly), creating nothing.
+  submitter serve [--port N] [--home DIR] [--blocks LOC] [--insecure-no-auth]
+      The Pub/Sub push endpoint on this machine (the trigger's handler, OIDC checked as deployed).
   submitter cancel FLOW_RUN_ID [--home DIR | --store s3://bucket/prefix]
       Ask a running flow run to stop; the workflow kills it and reports Cancelled.
   submitter blocks put FILE --name NAME [--blocks LOC] | get SLUG | list
@@ -55,6 +58,9 @@ const OPTIONS = {
   name: { type: 'string' },
   format: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  remote: { type: 'boolean' },
+  port: { type: 'string' },
+  'insecure-no-auth': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -212,7 +218,10 @@ async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): 
   io.out(
     `valid: ${unwrapped.kind} for flow run ${event.flow_run.id} on a ${target.block.type} block (${target.source})`,
   );
-  return 0;
+  if (!flags.remote) return 0;
+  const remote = await (await import('./remote.js')).remoteValidate(target);
+  (remote.ok ? io.out : io.err)(remote.line);
+  return remote.ok ? 0 : 1;
 }
 
 async function blocksCommand(args: string[], flags: Flags, io: Io, seen: Seen): Promise<number> {
@@ -299,6 +308,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }
       case 'blocks':
         return await blocksCommand(rest, flags, io, seen);
+      case 'serve':
+        return await (await import('./serve.js')).serveCommand(flags, io);
       default:
         throw usageError(`unknown command '${command}'`);
     }

@@ -125,7 +125,7 @@ describe('block schemas', () => {
     assert.equal(block.cpu, '1000m');
     assert.equal(block.memory, '512Mi');
     assert.equal(block.timeout, 600);
-    assert.equal(block.max_retries, 0);
+    assert.equal(block.max_retries, 3, "prefect-gcp's default");
     assert.equal(block.keep_job, false);
     assert.equal(block.launch_stage, 'BETA');
     fails({ type: 'cloud-run-job', timeout: 700_000 }, 'infrastructure.timeout', /7 days/);

@@ -118,7 +118,7 @@ describe('cloud-run-job build', () => {
     assert.equal(template.containers[0]?.image, 'docker.io/prefecthq/prefect:2-latest');
     assert.deepEqual(template.containers[0]?.resources, { limits: { cpu: '1000m', memory: '512Mi' } });
     assert.equal(template.timeout, '600s');
-    assert.equal(template.maxRetries, 0);
+    assert.equal(template.maxRetries, 3, "prefect-gcp's default");
     assert.equal(request.job.template.taskCount, 1);
     assert.equal('serviceAccount' in template, false);
     assert.equal('vpcAccess' in template, false, 'Prefect removes vpcAccess when no connector is set');
@@ -230,13 +230,18 @@ describe('cloud-run-job build', () => {
   });
 
   it('resources: cpu as a number becomes millicores; a memory Cloud Run cannot read is refused by field', async () => {
-    const request = await build({ cpu: 2, memory: 1024 });
+    const request = await build({ cpu: 2, memory: 1024, memory_unit: 'Mi' });
     assert.deepEqual(request.job.template.template.containers[0]?.resources, {
       limits: { cpu: '2000m', memory: '1024Mi' },
     });
     const bad = await targetOf('cloud-run-job', { project: 'p', memory: '512MB', cpu: 'two' });
     assertProblem(() => buildCloudRunRequest(bad), 'infrastructure.memory', /G, Gi, M or Mi/);
     assertProblem(() => buildCloudRunRequest(bad), 'infrastructure.cpu', /'1000m'/);
+    // prefect-gcp: a memory without its unit is an error, not a guess
+    const unitless = await targetOf('cloud-run-job', { project: 'p', memory: 1024 });
+    assertProblem(() => buildCloudRunRequest(unitless), 'infrastructure.memory_unit', /without a unit/);
+    const gig = await build({ memory: 4, memory_unit: 'Gi' });
+    assert.equal(gig.job.template.template.containers[0]?.resources.limits.memory, '4Gi');
   });
 
   it('watch defaults: poll_interval; five minutes to start (scheduling and image pull)', async () => {

@@ -22,7 +22,14 @@ import {
 import { checkedSpecLoader, loadSpec, type SpecLoaders } from '../providers/specs.js';
 import { ROOT } from './helpers.js';
 
-const DEPLOYABLE = ['process', 'ecs-task', 'docker-container', 'kubernetes-job', 'container-instance-job'];
+const DEPLOYABLE = [
+  'process',
+  'ecs-task',
+  'docker-container',
+  'kubernetes-job',
+  'cloud-run-job',
+  'container-instance-job',
+];
 
 describe('provider manifests', () => {
   it('registers each manifest under its own type, with its block schema', () => {

@@ -16,15 +16,28 @@ export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
   project: z.string().nullable().default(null),
   region: z.string().min(1).default('us-central1'),
   image: z.string().min(1).default(DEFAULT_PREFECT_IMAGE),
-  cpu: z.union([z.string(), z.number().transform((n) => `${n * 1000}m`)]).default('1000m'),
-  memory: z.union([z.string(), z.number().transform((n) => `${n}Mi`)]).default('512Mi'),
+  /** prefect-gcp: an integer of vCPUs (sent as millicores); a Cloud Run string ('1000m', '2') is taken as it is. */
+  cpu: z
+    .union([
+      z.string(),
+      z
+        .number()
+        .int()
+        .positive()
+        .transform((n) => `${n * 1000}m`),
+    ])
+    .default('1000m'),
+  /** prefect-gcp: an integer in `memory_unit`s (a number without a unit is refused, as there); or a Cloud Run string ('512Mi'). */
+  memory: z.union([z.string(), z.number().int().positive()]).default('512Mi'),
+  memory_unit: z.enum(['G', 'Gi', 'M', 'Mi']).nullable().default(null),
   timeout: z
     .number()
     .int()
     .positive()
     .max(604_800, 'Cloud Run allows at most 7 days (604800 s)')
     .default(600),
-  max_retries: z.number().int().min(0).max(10).default(0),
+  /** prefect-gcp's default; Cloud Run allows 0–10. */
+  max_retries: z.number().int().min(0).max(10).default(3),
   keep_job: z.boolean().default(false),
   launch_stage: z.enum(['ALPHA', 'BETA', 'GA']).default('BETA'),
   vpc_connector_name: z.string().nullable().default(null),

@@ -141,18 +141,30 @@ function env({ block, flowRun }: Target<CloudRunJobBlock>): CloudRunEnvVar[] {
   ];
 }
 
+/** The memory limit Cloud Run reads: prefect-gcp's `memory` + `memory_unit`, or a string as it is. */
+export function memoryLimit(block: CloudRunJobBlock): string | undefined {
+  if (typeof block.memory === 'string') return block.memory;
+  return block.memory_unit ? `${block.memory}${block.memory_unit}` : undefined;
+}
+
 function resourceProblems(block: CloudRunJobBlock): Problem[] {
   const problems: Problem[] = [];
+  const memory = memoryLimit(block);
   if (!CPU.test(block.cpu)) {
     problems.push({
       path: 'infrastructure.cpu',
       message: `'${block.cpu}' is not a CPU limit: write e.g. '1000m' or '2'`,
     });
   }
-  if (!MEMORY.test(block.memory)) {
+  if (memory === undefined) {
+    problems.push({
+      path: 'infrastructure.memory_unit',
+      message: `memory ${block.memory} was given without a unit: set memory_unit to G, Gi, M or Mi (as prefect-gcp requires)`,
+    });
+  } else if (!MEMORY.test(memory)) {
     problems.push({
       path: 'infrastructure.memory',
-      message: `'${block.memory}' is not a memory limit: a number with G, Gi, M or Mi, e.g. '512Mi'`,
+      message: `'${memory}' is not a memory limit: a number with G, Gi, M or Mi, e.g. '512Mi'`,
     });
   }
   return problems;
@@ -186,7 +198,7 @@ export function buildCloudRunRequest(target: Target<CloudRunJobBlock>): CloudRun
         image: qualifiedImage(block.image),
         command: block.command,
         env: env(target),
-        resources: { limits: { cpu: block.cpu, memory: block.memory } },
+        resources: { limits: { cpu: block.cpu, memory: memoryLimit(block) ?? '' } },
       },
     ],
     timeout: `${block.timeout}s`,

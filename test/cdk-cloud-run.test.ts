@@ -1,0 +1,66 @@
+// The cloud-run-job function in the CDK app: the service-account key's secret given by
+// reference (environment) and readable by its role only, another API endpoint when configured,
+// nothing else of AWS.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { providerFunction } from '../infra-cdk/bundling.js';
+import { ACCOUNT, props, REGION, resourcesOfType, synthesize, testConfig } from './support/cdk.js';
+
+const SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:google-key-AbC123`;
+
+describe('the cloud-run-job function in the stack', () => {
+  it('gets the key secret by reference (and the endpoint), and may read that secret only', async () => {
+    const config = {
+      ...testConfig(['process', 'cloud-run-job']),
+      google: { credentialsSecretArn: SECRET, apiEndpoint: 'https://europe-west1-run.googleapis.com' },
+    };
+    const { json } = await synthesize(config, { bundle: false, validate: false });
+    const description = providerFunction('cloud-run-job').description;
+    const fn = resourcesOfType(json.Resources, 'AWS::Lambda::Function').find(
+      ([, resource]) => props<{ Description?: string }>(resource).Description === description,
+    );
+    assert.ok(fn, 'a cloud-run-job function');
+    const { Environment, Role } = props<{
+      Environment: { Variables: Record<string, unknown> };
+      Role: { 'Fn::GetAtt': [string, string] };
+    }>(fn[1]);
+    assert.equal(Environment.Variables.GOOGLE_CREDENTIALS_SECRET_ARN, SECRET);
+    assert.equal(Environment.Variables.CLOUD_RUN_API_ENDPOINT, 'https://europe-west1-run.googleapis.com');
+    const role = Role['Fn::GetAtt'][0];
+    const statements = resourcesOfType(json.Resources, 'AWS::IAM::Policy')
+      .map(([, policy]) =>
+        props<{
+          Roles: { Ref: string }[];
+          PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
+        }>(policy),
+      )
+      .filter((policy) => policy.Roles.some((r) => r.Ref === role))
+      .flatMap((policy) => policy.PolicyDocument.Statement);
+    const reads = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    assert.ok(
+      reads.length > 0 && reads.every((s) => JSON.stringify(s.Resource).includes(SECRET)),
+      JSON.stringify(reads),
+    );
+    assert.ok(
+      statements.every((s) => [s.Action].flat().every((a) => typeof a === 'string' && !a.startsWith('ecs:'))),
+      'no ECS permissions',
+    );
+  });
+
+  it('a deployment without the google section, or with an endpoint that is not a URL, is refused', async () => {
+    await assert.rejects(
+      synthesize(testConfig(['process', 'cloud-run-job']), { bundle: false, validate: false }),
+      /google.*required when 'cloud-run-job' is enabled/s,
+    );
+    await assert.rejects(
+      synthesize(
+        {
+          ...testConfig(['process', 'cloud-run-job']),
+          google: { credentialsSecretArn: SECRET, apiEndpoint: 'run.googleapis.com' },
+        },
+        { bundle: false, validate: false },
+      ),
+      /apiEndpoint/,
+    );
+  });
+});
