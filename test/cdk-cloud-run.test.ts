@@ -4,7 +4,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { providerFunction } from '../infra-cdk/bundling.js';
-import { ACCOUNT, props, REGION, resourcesOfType, synthesize, testConfig } from './support/cdk.js';
+import {
+  ACCOUNT,
+  grantsNoEcs,
+  providerFunctionIn,
+  REGION,
+  secretReads,
+  synthesize,
+  testConfig,
+} from './support/cdk.js';
 
 const SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:google-key-AbC123`;
 
@@ -16,35 +24,17 @@ describe('the cloud-run-job function in the stack', () => {
     };
     const { json } = await synthesize(config, { bundle: false, validate: false });
     const description = providerFunction('cloud-run-job').description;
-    const fn = resourcesOfType(json.Resources, 'AWS::Lambda::Function').find(
-      ([, resource]) => props<{ Description?: string }>(resource).Description === description,
-    );
+    const fn = providerFunctionIn(json.Resources, description);
     assert.ok(fn, 'a cloud-run-job function');
-    const { Environment, Role } = props<{
-      Environment: { Variables: Record<string, unknown> };
-      Role: { 'Fn::GetAtt': [string, string] };
-    }>(fn[1]);
-    assert.equal(Environment.Variables.GOOGLE_CREDENTIALS_SECRET_ARN, SECRET);
-    assert.equal(Environment.Variables.CLOUD_RUN_API_ENDPOINT, 'https://europe-west1-run.googleapis.com');
-    const role = Role['Fn::GetAtt'][0];
-    const statements = resourcesOfType(json.Resources, 'AWS::IAM::Policy')
-      .map(([, policy]) =>
-        props<{
-          Roles: { Ref: string }[];
-          PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
-        }>(policy),
-      )
-      .filter((policy) => policy.Roles.some((r) => r.Ref === role))
-      .flatMap((policy) => policy.PolicyDocument.Statement);
-    const reads = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    const { environment, statements } = fn;
+    assert.equal(environment.GOOGLE_CREDENTIALS_SECRET_ARN, SECRET);
+    assert.equal(environment.CLOUD_RUN_API_ENDPOINT, 'https://europe-west1-run.googleapis.com');
+    const reads = secretReads(statements);
     assert.ok(
       reads.length > 0 && reads.every((s) => JSON.stringify(s.Resource).includes(SECRET)),
       JSON.stringify(reads),
     );
-    assert.ok(
-      statements.every((s) => [s.Action].flat().every((a) => typeof a === 'string' && !a.startsWith('ecs:'))),
-      'no ECS permissions',
-    );
+    assert.ok(grantsNoEcs(statements), 'no ECS permissions');
   });
 
   it('a deployment without the google section, or with an endpoint that is not a URL, is refused', async () => {

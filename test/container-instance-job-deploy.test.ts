@@ -10,7 +10,15 @@ import { build } from 'esbuild';
 import { familyOf, packageOf } from '../bench/lib/packages.js';
 import { esbuildOptions, providerFunction } from '../infra-cdk/bundling.js';
 import { ROOT, tempDir } from './helpers.js';
-import { ACCOUNT, props, REGION, resourcesOfType, synthesize, testConfig } from './support/cdk.js';
+import {
+  ACCOUNT,
+  grantsNoEcs,
+  providerFunctionIn,
+  REGION,
+  secretReads,
+  synthesize,
+  testConfig,
+} from './support/cdk.js';
 
 const SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:azure-sp-AbC123`;
 
@@ -47,40 +55,19 @@ describe('the container-instance-job function', () => {
     };
     const { json } = await synthesize(config, { bundle: false, validate: false });
     const description = providerFunction('container-instance-job').description;
-    const fn = resourcesOfType(json.Resources, 'AWS::Lambda::Function').find(
-      ([, resource]) => props<{ Description?: string }>(resource).Description === description,
-    );
+    const fn = providerFunctionIn(json.Resources, description);
     assert.ok(fn, 'a container-instance-job function');
-    const { Environment, Role } = props<{
-      Environment: { Variables: Record<string, unknown> };
-      Role: { 'Fn::GetAtt': [string, string] };
-    }>(fn[1]);
-    assert.equal(Environment.Variables.AZURE_CREDENTIALS_SECRET_ARN, SECRET);
-    assert.equal(
-      Environment.Variables.AZURE_RESOURCE_MANAGER_ENDPOINT,
-      'https://management.chinacloudapi.cn',
-    );
-    assert.equal(Environment.Variables.AZURE_AUTHORITY_HOST, 'https://login.chinacloudapi.cn');
-    assert.equal(Environment.Variables.AZURE_RESOURCE_MANAGER_AUDIENCE, undefined);
-    const role = Role['Fn::GetAtt'][0];
-    const statements = resourcesOfType(json.Resources, 'AWS::IAM::Policy')
-      .map(([, policy]) =>
-        props<{
-          Roles: { Ref: string }[];
-          PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
-        }>(policy),
-      )
-      .filter((policy) => policy.Roles.some((r) => r.Ref === role))
-      .flatMap((policy) => policy.PolicyDocument.Statement);
-    const reads = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    const { environment, statements } = fn;
+    assert.equal(environment.AZURE_CREDENTIALS_SECRET_ARN, SECRET);
+    assert.equal(environment.AZURE_RESOURCE_MANAGER_ENDPOINT, 'https://management.chinacloudapi.cn');
+    assert.equal(environment.AZURE_AUTHORITY_HOST, 'https://login.chinacloudapi.cn');
+    assert.equal(environment.AZURE_RESOURCE_MANAGER_AUDIENCE, undefined);
+    const reads = secretReads(statements);
     assert.ok(
       reads.length > 0 && reads.every((s) => JSON.stringify(s.Resource).includes(SECRET)),
       JSON.stringify(statements),
     );
-    assert.ok(
-      statements.every((s) => [s.Action].flat().every((a) => typeof a === 'string' && !a.startsWith('ecs:'))),
-      'no ECS permissions',
-    );
+    assert.ok(grantsNoEcs(statements), 'no ECS permissions');
   });
 
   it('a deployment without the azure section, or with an http endpoint, is refused with what to put there', async () => {

@@ -172,3 +172,43 @@ export function testConfig(
     alarmTopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:alarms`,
   };
 }
+
+export interface PolicyStatementJson {
+  Action: unknown;
+  Resource: unknown;
+}
+
+/** A provider's function in a synthesized template: its environment and its role's statements. */
+export function providerFunctionIn(
+  resources: Resources,
+  description: string,
+): { environment: Record<string, unknown>; statements: PolicyStatementJson[] } | undefined {
+  const fn = resourcesOfType(resources, 'AWS::Lambda::Function').find(
+    ([, resource]) => props<{ Description?: string }>(resource).Description === description,
+  );
+  if (!fn) return undefined;
+  const { Environment, Role } = props<{
+    Environment: { Variables: Record<string, unknown> };
+    Role: { 'Fn::GetAtt': [string, string] };
+  }>(fn[1]);
+  const role = Role['Fn::GetAtt'][0];
+  const statements = resourcesOfType(resources, 'AWS::IAM::Policy')
+    .map(([, policy]) =>
+      props<{ Roles: { Ref: string }[]; PolicyDocument: { Statement: PolicyStatementJson[] } }>(policy),
+    )
+    .filter((policy) => policy.Roles.some((r) => r.Ref === role))
+    .flatMap((policy) => policy.PolicyDocument.Statement);
+  return { environment: Environment.Variables, statements };
+}
+
+/** The statements that read Secrets Manager secrets. */
+export function secretReads(statements: PolicyStatementJson[]): PolicyStatementJson[] {
+  return statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+}
+
+/** True when no statement grants an ECS action (a provider function other than ECS's). */
+export function grantsNoEcs(statements: PolicyStatementJson[]): boolean {
+  return statements.every((s) =>
+    [s.Action].flat().every((a) => typeof a === 'string' && !a.startsWith('ecs:')),
+  );
+}
