@@ -355,7 +355,9 @@ export function createDockerContainerProvider(
       if (State.Running || State.Status === 'restarting' || State.Status === 'paused') {
         return { phase: 'running', reason: State.Status, links };
       }
-      if (State.OOMKilled) {
+      // Docker 20.10 on cgroup v2 can lose OOMKilled (its exit event resets the flag the oom event
+      // set); the engine's `oom` event is kept, so a 137 without the flag asks the events
+      if (State.OOMKilled || (State.ExitCode === 137 && (await eventsOf(handle, ['oom'])).length > 0)) {
         return {
           phase: 'failed',
           exit_code: 137,
@@ -444,12 +446,11 @@ export function createDockerContainerProvider(
     },
   };
 
-  /** Gone with auto_remove: removed once it ended; its `die` event (kept by the engine) says how. */
-  async function removedAfterExit(handle: DockerHandle): Promise<InfraStatus> {
-    const links = { container: handle.name };
+  /** The engine's recorded events of a container (kept after it is removed), oldest first. */
+  async function eventsOf(handle: DockerHandle, actions: string[]) {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const since = handle.created ? Math.floor(Date.parse(handle.created) / 1000) - 1 : nowSeconds - 3600;
-    const filters = JSON.stringify({ type: ['container'], container: [handle.id], event: ['die', 'oom'] });
+    const filters = JSON.stringify({ type: ['container'], container: [handle.id], event: actions });
     const text = await run(`reading the events of container '${handle.name}'`, async (docker) =>
       (
         await docker.call('reading container events', 'GET', '/events', {
@@ -457,11 +458,17 @@ export function createDockerContainerProvider(
         })
       ).toString('utf8'),
     );
-    const events = text
+    return text
       .split('\n')
       .filter((line) => line.trim())
       .map((line) => EventSchema.safeParse(JSON.parse(line)))
       .flatMap((event) => (event.success && event.data.Actor.ID === handle.id ? [event.data] : []));
+  }
+
+  /** Gone with auto_remove: removed once it ended; its `die` event (kept by the engine) says how. */
+  async function removedAfterExit(handle: DockerHandle): Promise<InfraStatus> {
+    const links = { container: handle.name };
+    const events = await eventsOf(handle, ['die', 'oom']);
     const died = events.findLast((event) => event.Action === 'die');
     if (!died) {
       return {
