@@ -195,6 +195,9 @@ describe('docker-container on a real dockerd: the workflow', { concurrency: 2 },
     assert.equal(reports[0]?.state, 'Failed', JSON.stringify(reports[0]));
     assert.equal(reports[0]?.status_code, 137);
     assert.match(reports[0]?.reason ?? '', /out of memory/);
+    // the signal the driver falls back on when the engine loses OOMKilled (Docker 20.10, cgroup v2)
+    // (one per process the kernel killed: the shell, maybe its helpers)
+    assert.ok((await containerEvents(engines().local, reports[0]?.flow_run_id ?? '', 'oom')).length >= 1);
   });
 
   it('a missing executable → Crashed with the engine’s State.Error', async (t) => {
