@@ -53,6 +53,7 @@ const BLOCKS: Record<BlockType, Record<string, unknown>> = {
     image: 'europe-docker.pkg.dev/analytics-prod/flows/etl:2026.1',
     cpu: 2,
     memory: 2048,
+    memory_unit: 'Mi',
     timeout: 3600,
     service_account_name: 'prefect-runner@analytics-prod.iam.gserviceaccount.com',
     env: ENV,
