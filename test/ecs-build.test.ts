@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main } from '../cli/main.js';
-import { InvalidInputError, ProviderPermanentError } from '../core/errors.js';
+import { InvalidInputError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { FlowRun } from '../events/schema.js';
 import { parseBlock } from '../providers/blocks.js';
@@ -14,7 +14,8 @@ import {
   composeTaskDefinition,
   hashOfFamily,
 } from '../providers/ecs-task/definition.js';
-import { formatIdentifier, parseIdentifier } from '../providers/ecs-task/identifier.js';
+import { formatIdentifier } from '../providers/ecs-task/identifier.js';
+import { EcsHandleSchema } from '../providers/ecs-task/index.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
 import { SAMPLES, tempDir } from './helpers.js';
 
@@ -637,15 +638,20 @@ describe('ecs-task build: logs, secrets and customizations', () => {
   });
 });
 
-describe('ecs-task identifier', () => {
-  it('round-trips cluster::taskArn, cluster ARNs included, and refuses anything else', () => {
-    const ref = {
+describe('ecs-task handle', () => {
+  it('is shown as cluster::taskArn, and only an ECS task ARN fits its schema', () => {
+    const handle = {
       cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
       taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/prod/0123abcd',
+      container: 'prefect',
     };
-    assert.deepEqual(parseIdentifier(formatIdentifier(ref)), ref);
-    assert.throws(() => parseIdentifier('prefect-0b3b3c3e'), ProviderPermanentError);
-    assert.throws(() => parseIdentifier('default::not-an-arn'), /cluster::arn:aws:ecs/);
+    assert.equal(
+      formatIdentifier(handle),
+      'arn:aws:ecs:us-east-1:123456789012:cluster/prod::arn:aws:ecs:us-east-1:123456789012:task/prod/0123abcd',
+    );
+    assert.equal(EcsHandleSchema.safeParse(handle).success, true);
+    assert.equal(EcsHandleSchema.safeParse({ ...handle, taskArn: 'prefect-0b3b3c3e' }).success, false);
+    assert.equal(EcsHandleSchema.safeParse({ cluster: 'default', taskArn: handle.taskArn }).success, false);
   });
 });
 

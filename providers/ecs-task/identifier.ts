@@ -1,6 +1,3 @@
-// The identifier of a started task: `cluster::taskArn` (ARNs hold single colons, never two).
-import { ProviderPermanentError } from '../../core/errors.js';
-
 const SEPARATOR = '::';
 export const DEFAULT_CLUSTER = 'default';
 
@@ -12,18 +9,6 @@ export interface TaskRef {
 
 export function formatIdentifier(ref: TaskRef): string {
   return `${ref.cluster}${SEPARATOR}${ref.taskArn}`;
-}
-
-export function parseIdentifier(identifier: string): TaskRef {
-  const at = identifier.lastIndexOf(SEPARATOR);
-  const cluster = at > 0 ? identifier.slice(0, at) : '';
-  const taskArn = at > 0 ? identifier.slice(at + SEPARATOR.length) : '';
-  if (!cluster || !/^arn:aws[a-z-]*:ecs:[^:]*:[^:]*:task\/.+/.test(taskArn)) {
-    throw new ProviderPermanentError(
-      `'${identifier}' is not an ECS task identifier: expected 'cluster::arn:aws:ecs:region:account:task/…'`,
-    );
-  }
-  return { cluster, taskArn };
 }
 
 /** `arn:aws:ecs:us-east-1:123:task/cluster/abc` → `abc` */

@@ -22,7 +22,7 @@ import { AwsClients, awsErrorName, causeOf, DEFAULT_RETRY, type RetryPolicy, wit
 import type { EcsTaskBlock } from './block.js';
 import { buildEcsRequest, type EcsRequest } from './build.js';
 import type { Ec2SdkLoader } from './ec2-sdk.js';
-import { DEFAULT_CLUSTER, formatIdentifier, parseIdentifier, type TaskRef } from './identifier.js';
+import { DEFAULT_CLUSTER, formatIdentifier, type TaskRef } from './identifier.js';
 import { logLocation, tailLogs } from './logs.js';
 import { resolveNetwork } from './network.js';
 import { ecsTaskSpec } from './spec.js';
@@ -302,5 +302,3 @@ export function createEcsTaskProvider(
 
 /** The provider a deployed ECS function runs (clients from the standard AWS configuration). */
 export const ecsTaskProvider = createEcsTaskProvider();
-
-export { parseIdentifier };
