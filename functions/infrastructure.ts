@@ -11,7 +11,7 @@ import { isFinal } from '../providers/runtime/provider.js';
 import { type LoadedRun, loadRun } from './lib/context.js';
 import { type Deps, type DepsSource, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
-import { floorBucket, nextPollSeconds, PollAgain } from './lib/poll.js';
+import { floorBucket, nextPollSeconds, PollAgain, STOP_WAIT_SECONDS } from './lib/poll.js';
 import {
   cancelKey,
   type Infra,
@@ -24,9 +24,6 @@ import {
   type WatchResult,
   type WorkflowState,
 } from './lib/state.js';
-
-/** After the forced stop, how long Watch waits to see the infrastructure gone before reporting anyway. */
-export const STOP_WAIT_SECONDS = 60;
 
 function need<T>(value: T | undefined, field: string, op: string): T {
   if (value === undefined) {

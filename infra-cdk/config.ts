@@ -5,7 +5,14 @@ import * as z from 'zod';
 import { InvalidInputError } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { CronInputSchema } from '../events/envelopes.js';
-import { nextPollSeconds, POLL_BUCKETS } from '../functions/lib/poll.js';
+import {
+  countWatchPolls,
+  EVENTS_PER_POLL,
+  EXECUTION_HISTORY_LIMIT,
+  HISTORY_RESERVE,
+  MAX_POLLS,
+  POLL_BUCKETS,
+} from '../functions/lib/poll.js';
 import { BLOCK_TYPES, type BlockType } from '../providers/blocks.js';
 import { SecretArnSchema } from '../providers/config-schemas.js';
 import { EcsConfigSchema } from '../providers/ecs-task/manifest.js';
@@ -19,43 +26,27 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-/** Step Functions' limit: the events one Standard execution's history holds. */
-export const EXECUTION_HISTORY_LIMIT = 25_000;
-/** Events each Watch poll writes at least (its Lambda task scheduled, started, failed with PollAgainIn…). */
-export const EVENTS_PER_POLL = 3;
-/** Events kept for everything but the polls: the other states, their retries, start and end. */
-export const HISTORY_RESERVE = 1_000;
-/** The most polls one execution may make: (25,000 − 1,000) / 3 = 8,000. */
-export const MAX_POLLS = Math.floor((EXECUTION_HISTORY_LIMIT - HISTORY_RESERVE) / EVENTS_PER_POLL);
 /** What the deployed functions use when the configuration leaves these unset (settings.ts). */
 export const DEFAULT_RUN_TIMEOUT_SECONDS = 86_400;
 export const DEFAULT_KILL_GRACE_SECONDS = 30;
 const POLL_GROWTH = 2;
-/** After the kill, how long Watch keeps looking (functions/infrastructure.ts' STOP_WAIT_SECONDS). */
-export const STOP_WAIT_SECONDS = 60;
 
-/**
- * The most Watch polls one execution makes for a run watched to its timeout and then
- * stopped, at worst: the smallest first interval any block asks (1 s), then the schedule
- * of functions/lib/poll.ts up to the cap, then one poll a second through the kill grace
- * and the wait after the kill. Counting stops past `limit`. `reached`: the run age the
- * polls before the stop covered.
- */
+/** The history budget and its count live with the schedule (functions/lib/poll.ts); Prepare checks an event's own timeout with them. */
+export { EVENTS_PER_POLL, EXECUTION_HISTORY_LIMIT, HISTORY_RESERVE, MAX_POLLS };
+
+/** The worst-case polls of a deployment's schedule (the smallest first interval any block asks, 1 s). */
 export function watchPolls(
   pollCapSeconds: number,
   runTimeoutSeconds: number,
   killGraceSeconds: number,
   limit = Number.POSITIVE_INFINITY,
 ): { polls: number; reached: number } {
-  const schedule = { first_seconds: POLL_BUCKETS[0], cap_seconds: pollCapSeconds, growth: POLL_GROWTH };
-  const stopping = killGraceSeconds + STOP_WAIT_SECONDS + 1;
-  let polls = 0;
-  let elapsed = 0;
-  while (elapsed <= runTimeoutSeconds && polls + stopping <= limit) {
-    elapsed += nextPollSeconds(elapsed, schedule);
-    polls++;
-  }
-  return { polls: polls + stopping, reached: elapsed };
+  return countWatchPolls(
+    { first_seconds: POLL_BUCKETS[0], cap_seconds: pollCapSeconds, growth: POLL_GROWTH },
+    runTimeoutSeconds,
+    killGraceSeconds,
+    limit,
+  );
 }
 
 /** The problem with a poll cap and run timeout whose polls do not fit one execution's history, if any. */

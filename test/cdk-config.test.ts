@@ -7,9 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { InvalidInputError } from '../core/errors.js';
-import { STOP_WAIT_SECONDS } from '../functions/infrastructure.js';
 import {
-  STOP_WAIT_SECONDS as CONFIG_STOP_WAIT_SECONDS,
   EVENTS_PER_POLL,
   EXECUTION_HISTORY_LIMIT,
   HISTORY_RESERVE,
@@ -147,7 +145,6 @@ describe('deployment configuration', () => {
     );
   });
   it('refuses a poll cap and run timeout whose polls overflow one execution’s 25,000 history events', () => {
-    assert.equal(CONFIG_STOP_WAIT_SECONDS, STOP_WAIT_SECONDS, 'the stop wait counted is the one Watch uses');
     assert.equal(MAX_POLLS * EVENTS_PER_POLL + HISTORY_RESERVE <= EXECUTION_HISTORY_LIMIT, true);
     // the defaults (cap 120 s, a day's timeout, 30 s grace) use about a tenth of the budget
     const defaults = watchPolls(120, 86_400, 30).polls;

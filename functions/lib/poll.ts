@@ -44,3 +44,36 @@ export class PollAgain extends Error {
     this.name = pollErrorName(seconds);
   }
 }
+
+/** Step Functions' limit: the events one Standard execution's history holds. */
+export const EXECUTION_HISTORY_LIMIT = 25_000;
+/** Events each Watch poll writes at least (its Lambda task scheduled, started, failed with PollAgainIn…). */
+export const EVENTS_PER_POLL = 3;
+/** Events kept for everything but the polls: the other states, their retries, start and end. */
+export const HISTORY_RESERVE = 1_000;
+/** The most polls one execution may make: (25,000 − 1,000) / 3 = 8,000. */
+export const MAX_POLLS = Math.floor((EXECUTION_HISTORY_LIMIT - HISTORY_RESERVE) / EVENTS_PER_POLL);
+/** After the forced stop, how long Watch waits to see the infrastructure gone before reporting anyway. */
+export const STOP_WAIT_SECONDS = 60;
+
+/**
+ * The most Watch polls one execution makes for a run watched to its timeout and then
+ * stopped, at worst: the schedule up to the cap, then one poll a second through the kill
+ * grace and the wait after the kill. Counting stops past `limit`. `reached`: the run age the
+ * polls before the stop covered.
+ */
+export function countWatchPolls(
+  schedule: PollSchedule,
+  runTimeoutSeconds: number,
+  killGraceSeconds: number,
+  limit = Number.POSITIVE_INFINITY,
+): { polls: number; reached: number } {
+  const stopping = killGraceSeconds + STOP_WAIT_SECONDS + 1;
+  let polls = 0;
+  let elapsed = 0;
+  while (elapsed <= runTimeoutSeconds && polls + stopping <= limit) {
+    elapsed += nextPollSeconds(elapsed, schedule);
+    polls++;
+  }
+  return { polls: polls + stopping, reached: elapsed };
+}
