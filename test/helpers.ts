@@ -56,3 +56,26 @@ export function pidAlive(pid: number): boolean {
 }
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Polls `look` every 50 ms until it gives a value; fails the test after `ms`. */
+export async function until<T>(
+  what: string,
+  look: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await look();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A JSON file's content, or undefined while it does not exist (or is half-written). */
+export function jsonIfThere<T>(path: string): Promise<T | undefined> {
+  return readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as T,
+    () => undefined,
+  );
+}

@@ -12,7 +12,7 @@ import type { InfraStatus, Target } from '../providers/port.js';
 import type { ProcessBlock } from '../providers/process/block.js';
 import { createProcessProvider, type ProcessHandle } from '../providers/process/index.js';
 import { processAlive } from '../providers/process/proc.js';
-import { ROOT, sleep, tempDir } from './helpers.js';
+import { jsonIfThere, ROOT, tempDir, until } from './helpers.js';
 
 process.chdir(ROOT);
 
@@ -34,21 +34,7 @@ async function setup(command: string[], outputCapBytes?: number) {
   return { home, provider, target, handle, dir };
 }
 
-async function until<T>(what: string, look: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await look();
-    if (value !== undefined) return value;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const json = <T>(path: string) =>
-  readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as T,
-    () => undefined,
-  );
+const json = jsonIfThere;
 const pidIn = (path: string) =>
   readFile(path, 'utf8').then(
     (text) => (text.trim() ? Number(text.trim()) : undefined),

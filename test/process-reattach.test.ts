@@ -10,25 +10,11 @@ import { describe, it } from 'node:test';
 import { main } from '../cli/main.js';
 import { idempotencyKey } from '../providers/identity.js';
 import { processAlive } from '../providers/process/proc.js';
-import { ROOT, sample, sleep, tempDir } from './helpers.js';
+import { jsonIfThere, ROOT, sample, tempDir, until } from './helpers.js';
 
 process.chdir(ROOT);
 
-async function until<T>(what: string, look: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await look();
-    if (value !== undefined) return value;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const json = <T>(path: string) =>
-  readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as T,
-    () => undefined,
-  );
+const json = jsonIfThere;
 
 describe('submitter run reattaches', () => {
   it('`submitter run` killed mid-run, then run again: the second resumes the execution to its end', async () => {

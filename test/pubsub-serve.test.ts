@@ -15,7 +15,7 @@ import type { Deps } from '../functions/lib/deps.js';
 import { oidcPushVerifier } from '../functions/lib/push-auth.js';
 import { createCloudRunJobProvider } from '../providers/cloud-run-job/index.js';
 import type { Provider } from '../providers/port.js';
-import { sleep, testDeps } from './helpers.js';
+import { sleep, testDeps, until } from './helpers.js';
 import { awsError, type FlakyStore, flakyStore } from './support/flaky-store.js';
 import { type GoogleFake, startGoogleFake } from './support/google-fake.js';
 import {
@@ -74,16 +74,6 @@ function flowRunEvent(id = randomUUID()) {
       keep_job: true,
     },
   };
-}
-
-async function until<T>(what: string, check: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const jobsOf = (id: string) =>

@@ -212,3 +212,9 @@ export function grantsNoEcs(statements: PolicyStatementJson[]): boolean {
     [s.Action].flat().every((a) => typeof a === 'string' && !a.startsWith('ecs:')),
   );
 }
+
+/** True when some statement reads `secretArn` and every secret read is of it. */
+export function readsOnlySecret(statements: PolicyStatementJson[], secretArn: string): boolean {
+  const reads = secretReads(statements);
+  return reads.length > 0 && reads.every((s) => JSON.stringify(s.Resource).includes(secretArn));
+}
