@@ -12,13 +12,13 @@ import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
-import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import { createCloudRunJobProvider } from '../providers/cloud-run-job/index.js';
 import type { Provider } from '../providers/port.js';
-import { sleep, tempDir, testDeps } from './helpers.js';
+import { tempDir, testDeps } from './helpers.js';
 import { type GoogleFake, startGoogleFake } from './support/google-fake.js';
+import { cancelMidRun } from './support/workflow.js';
 
 const JOBS = 'POST /v2/projects/:project/locations/:location/jobs';
 const RUN = 'POST /v2/projects/:project/locations/:location/jobs/:jobrun';
@@ -130,22 +130,7 @@ describe('cloud-run-job through the workflow', () => {
 
   it('cancel mid-run → Cancelled through executions.cancel; the job deleted', async () => {
     const e = event({}, 'forever');
-    const p = provider() as unknown as Provider;
-    const { deps, reports } = await testDeps({ loadProvider: async () => p });
-    const accepted = await accept(deps, unwrap(e));
-    let running = false;
-    const done = startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Submit: 0, Watch: 0.02 },
-      onEvent: (ev) => {
-        if (ev.type === 'StateFailed' && typeof ev.Cause === 'string' && ev.Cause.startsWith('running'))
-          running = true;
-      },
-    });
-    for (let i = 0; !running && i < 500; i++) await sleep(10);
-    assert.ok(running, 'the execution was seen running');
-    await deps.store.put(cancelKey(accepted.input.flow_run_id), '{}');
-    await done;
+    const { reports } = await cancelMidRun(e, provider() as unknown as Provider, { Submit: 0, Watch: 0.02 });
     assert.equal(reports[0]?.state, 'Cancelled', JSON.stringify(reports[0]));
     assert.ok(google.fake.calls.some((c) => c.path.endsWith(':cancel') && c.outcome === 'ok'));
     assert.equal(jobOf(e.flow_run.id), undefined);

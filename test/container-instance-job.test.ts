@@ -10,7 +10,6 @@ import { after, before, describe, it } from 'node:test';
 import { main } from '../cli/main.js';
 import { unwrap } from '../events/envelopes.js';
 import { accept } from '../functions/lib/intake.js';
-import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import { containerGroupName } from '../providers/container-instance-job/build.js';
@@ -21,9 +20,10 @@ import {
   FLOW_RUN_TAG,
 } from '../providers/container-instance-job/index.js';
 import type { Provider } from '../providers/port.js';
-import { sleep, tempDir, testDeps } from './helpers.js';
+import { tempDir, testDeps } from './helpers.js';
 import { type ArmFake, type Plan, startArmFake } from './support/arm-fake.js';
 import { selfSignedCert } from './support/tls.js';
+import { cancelMidRun } from './support/workflow.js';
 
 const PUT_GROUP =
   'PUT /subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerInstance/containerGroups/:name';
@@ -171,21 +171,10 @@ describe('container-instance-job on the ARM fake: the workflow', { concurrency: 
 
   it('cancel mid-run → Cancelled, the group stopped, then deleted', async () => {
     const event = aciEvent({ runMs: 60_000, output: ['started'] });
-    const aci = provider();
-    const { deps, reports } = await testDeps({ loadProvider: async () => aci as unknown as Provider });
-    const accepted = await accept(deps, unwrap(event));
-    let running = false;
-    const done = startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Watch: 0.02, Submit: 0 },
-      onEvent: (e) => {
-        if (e.type === 'StateFailed' && typeof e.Cause === 'string' && e.Cause.startsWith('running'))
-          running = true;
-      },
+    const { reports } = await cancelMidRun(event, provider() as unknown as Provider, {
+      Watch: 0.02,
+      Submit: 0,
     });
-    while (!running) await sleep(10);
-    await deps.store.put(cancelKey(accepted.input.flow_run_id), '{}');
-    await done;
     assert.equal(reports[0]?.state, 'Cancelled', JSON.stringify(reports[0]));
     const name = nameOf(event);
     assert.ok(

@@ -10,7 +10,6 @@ import { ProviderPermanentError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import { accept } from '../functions/lib/intake.js';
-import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { DockerContainerBlock } from '../providers/docker-container/block.js';
@@ -29,6 +28,7 @@ import {
   watchEvents,
 } from './support/docker.js';
 import { type HttpFake, startHttpFake } from './support/http-fake.js';
+import { cancelMidRun } from './support/workflow.js';
 
 const API = '/v1.41';
 let skip: string | undefined = await dockerdMissing();
@@ -254,26 +254,12 @@ describe('docker-container on a real dockerd: the workflow', { concurrency: 2 },
     const event = dockerEvent({
       command: ['sh', '-c', 'trap "echo got-term; exit 143" TERM; echo started; sleep 30 & wait'],
     });
-    const dockerProvider = provider();
-    const { deps, reports } = await testDeps({
-      loadProvider: async () => dockerProvider as unknown as Provider,
+    const { reports, elapsedMs } = await cancelMidRun(event, provider() as unknown as Provider, {
+      Submit: 0,
+      Watch: 0.05,
     });
-    const accepted = await accept(deps, unwrap(event));
-    let running = false;
-    const started = Date.now();
-    const done = startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Submit: 0, Watch: 0.05 },
-      onEvent: (e) => {
-        if (e.type === 'StateFailed' && typeof e.Cause === 'string' && e.Cause.startsWith('running'))
-          running = true;
-      },
-    });
-    while (!running) await sleep(10);
-    await deps.store.put(cancelKey(accepted.input.flow_run_id), '{}');
-    await done;
     assert.equal(reports[0]?.state, 'Cancelled', JSON.stringify(reports[0]));
-    assert.ok(Date.now() - started < 20_000, 'stopped long before the command would have ended');
+    assert.ok(elapsedMs < 20_000, 'stopped long before the command would have ended');
     assert.equal((await containerEvents(engines().local, event.flow_run.id, 'die')).length, 1);
     assert.ok((await containerEvents(engines().local, event.flow_run.id, 'kill')).length >= 1);
   });

@@ -37,7 +37,6 @@ import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
-import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
@@ -48,10 +47,11 @@ import { createEcsTaskProvider } from '../providers/ecs-task/index.js';
 import { TaskDefinitions } from '../providers/ecs-task/task-definitions.js';
 import { idempotencyKey } from '../providers/identity.js';
 import type { Provider, Target } from '../providers/port.js';
-import { ROOT, SAMPLES, sample, sleep, tempDir, testDeps } from './helpers.js';
+import { ROOT, SAMPLES, sample, tempDir, testDeps } from './helpers.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
 import { flakyStore } from './support/flaky-store.js';
 import { type Moto, startMoto } from './support/moto.js';
+import { cancelMidRun } from './support/workflow.js';
 
 const CLUSTER = 'submitter-moto';
 const SAMPLE = 'ecs-task-moto.json';
@@ -466,21 +466,10 @@ describe('ecs-task on moto: kill, cleanup, deregistration', () => {
   it('a cancellation during the run stops the task and ends Cancelled', async () => {
     await moto.setTransition('ecs::task', { progression: 'manual', times: 10_000 });
     const event = await sampleEvent();
-    const provider = ecsProvider();
-    const { deps, reports } = await testDeps({ loadProvider: async () => provider as unknown as Provider });
-    const accepted = await accept(deps, unwrap(event));
-    let running = false;
-    const done = startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Submit: 0, Watch: 20 },
-      onEvent: (e) => {
-        if (e.type === 'StateFailed' && typeof e.Cause === 'string' && e.Cause.startsWith('running'))
-          running = true;
-      },
+    const { reports, accepted } = await cancelMidRun(event, ecsProvider() as unknown as Provider, {
+      Submit: 0,
+      Watch: 20,
     });
-    while (!running) await sleep(10);
-    await deps.store.put(cancelKey(accepted.input.flow_run_id), '{}');
-    await done;
     assert.equal(reports[0]?.state, 'Cancelled');
     const [taskArn] = await tasksStartedFor(accepted.input.flow_run_id);
     const task = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn ?? ''] })))

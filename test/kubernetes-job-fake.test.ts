@@ -14,7 +14,6 @@ import { FolderStore } from '../core/store.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
-import { cancelKey } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { KubernetesJobBlock } from '../providers/kubernetes-job/block.js';
@@ -35,6 +34,7 @@ import type { Provider, Target } from '../providers/port.js';
 import { sleep, tempDir, testDeps } from './helpers.js';
 import { type KubeFake, startKubeFake, steps } from './support/kube-fake.js';
 import { mutualTlsMaterial, selfSignedCert } from './support/tls.js';
+import { cancelMidRun } from './support/workflow.js';
 
 const TOKEN = 'kube-token-canary-5e1d0c';
 const JOBS = 'POST /apis/batch/v1/namespaces/:ns/jobs';
@@ -280,21 +280,10 @@ describe('kubernetes-job on a fake API server: the workflow', () => {
   it('a cancellation during the run deletes the Job with propagationPolicy Foreground and ends Cancelled', async () => {
     kube.state.defaultPlan = [steps.run()];
     const e = event();
-    const p = provider();
-    const { deps, reports } = await testDeps({ loadProvider: async () => p as unknown as Provider });
-    const accepted = await accept(deps, unwrap(e));
-    let running = false;
-    const done = startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Submit: 0, Watch: 20 },
-      onEvent: (ev) => {
-        if (ev.type === 'StateFailed' && typeof ev.Cause === 'string' && ev.Cause.startsWith('running'))
-          running = true;
-      },
+    const { reports, accepted } = await cancelMidRun(e, provider() as unknown as Provider, {
+      Submit: 0,
+      Watch: 20,
     });
-    while (!running) await sleep(10);
-    await deps.store.put(cancelKey(accepted.input.flow_run_id), '{}');
-    await done;
     assert.equal(reports[0]?.state, 'Cancelled');
     assert.equal(kube.state.deletes[0]?.propagationPolicy, 'Foreground');
     await sleep(50); // the garbage collector removes the pods, then the Job
