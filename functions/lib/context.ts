@@ -78,8 +78,18 @@ async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved>
   if (!deps.prefect) return resolved;
   const block = resolved.block as Resolved['block'] & { env?: Record<string, string | null> };
   const env = await deps.prefect.flowRunEnv({ withCredential: block.type === 'process' });
+  const arn = deps.prefect.keySecretArn;
+  const secrets = (block as { secrets?: Record<string, string> }).secrets;
+  // ECS: the key by reference, as a container secret the agent resolves (never a value in the request)
+  const byReference =
+    block.type === 'ecs-task' && arn && !block.env?.PREFECT_API_KEY
+      ? { secrets: { PREFECT_API_KEY: arn, ...(secrets ?? {}) } }
+      : {};
   // the block's own settings win (a run may point at another API on purpose)
-  return { ...resolved, block: { ...block, env: { ...env, ...(block.env ?? {}) } } as Resolved['block'] };
+  return {
+    ...resolved,
+    block: { ...block, ...byReference, env: { ...env, ...(block.env ?? {}) } } as Resolved['block'],
+  };
 }
 
 /** A block type this deployment has no provider function for is refused with the list of those it has. */

@@ -54,6 +54,8 @@ export interface CallOptions {
 
 export interface PrefectApi {
   readonly apiUrl: string;
+  /** The key's Secrets Manager ARN when it goes by reference (ECS passes it as a container secret). */
+  readonly keySecretArn?: string;
   /** Undefined: no such flow run (404: deleted). */
   readFlowRun(id: string, options?: CallOptions): Promise<PrefectFlowRun | undefined>;
   createFlowRunFromDeployment(ref: DeploymentRef, run: NewFlowRun): Promise<PrefectFlowRun>;
@@ -140,6 +142,7 @@ export function prefectApi(
 
   return {
     apiUrl: base,
+    ...(config.keySecretArn ? { keySecretArn: config.keySecretArn } : {}),
     async readFlowRun(id, callOptions) {
       try {
         return await call(
