@@ -1,13 +1,11 @@
-// Report: the Prefect API hears about crashes (over real HTTP), and no secret reaches the
+// Report: the Prefect API hears about crashes (over real HTTP, the fake Prefect server), and no secret reaches the
 // workflow state, the report, the logs or the progress output.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { unwrap } from '../events/envelopes.js';
 import { accept } from '../functions/lib/intake.js';
@@ -18,37 +16,7 @@ import { startPrefectFake } from './support/prefect-fake.js';
 
 process.chdir(ROOT);
 
-interface Seen {
-  method: string;
-  url: string;
-  auth: string | undefined;
-  body: unknown;
-}
-
 describe('report', () => {
-  const seen: Seen[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      seen.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        auth: req.headers.authorization,
-        body: JSON.parse(body || '{}'),
-      });
-      res.writeHead(201, { 'content-type': 'application/json' }).end('{"status":"ACCEPT"}');
-    });
-  });
-  let apiUrl = '';
-  before(async () => {
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-  });
-  after(() => new Promise<void>((done) => server.close(() => done())));
-
   async function runWith(
     name: string,
     env: NodeJS.ProcessEnv,
