@@ -1,10 +1,12 @@
 // A worker's part of a flow run's life against a protocol-faithful fake Prefect server
 // (test/support/prefect-fake.ts), through the real local workflow with the process provider.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { Context } from 'aws-lambda';
 import { createLogger } from '../core/logger.js';
 import { unwrap } from '../events/envelopes.js';
@@ -14,7 +16,7 @@ import { flowRunUiUrl } from '../functions/lib/prefect/urls.js';
 import { cancelKey, type ExecutionInput } from '../functions/lib/state.js';
 import { type ExecutionOutcome, startExecution } from '../functions/local/runner.js';
 import { createTriggerHandler, type TriggerOutcome } from '../functions/trigger.js';
-import { ROOT, testDeps, until } from './helpers.js';
+import { ROOT, tempDir, testDeps, until } from './helpers.js';
 import { type PrefectFake, startPrefectFake } from './support/prefect-fake.js';
 
 process.chdir(ROOT);
@@ -217,5 +219,23 @@ describe('with Prefect', () => {
     for (const file of await files(join(home, 'store'))) texts.push(await readFile(file, 'utf8'));
     for (const text of texts) assert.equal(text.includes(KEY), false, text.slice(0, 200));
     assert.ok(lines.length > 0, 'logs were written');
+  });
+
+  it('the canary key is not in a preview either', async () => {
+    const file = join(await tempDir(), 'event.json');
+    await writeFile(
+      file,
+      JSON.stringify({ flow_run: { id: randomUUID() }, infrastructure: engineBlock({}) }),
+    );
+    const preview = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin', 'submitter.js'), 'preview', file],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...prefectEnv(), PREFECT_HOME: await tempDir() },
+      },
+    );
+    assert.ok(preview.stdout.length > 0);
+    assert.equal(`${preview.stdout}${preview.stderr}`.includes(KEY), false);
   });
 });
