@@ -5,7 +5,7 @@ import { createLogger } from '../core/logger.js';
 import { FolderStore } from '../core/store.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { storeAt } from '../functions/lib/deps.js';
-import { prefectApi } from '../functions/lib/prefect-api.js';
+import { prefectFromEnv } from '../functions/lib/prefect-from-env.js';
 import { callbackSink } from '../functions/lib/report-sink.js';
 import { settingsFromEnv } from '../functions/lib/settings.js';
 import type { Report } from '../functions/lib/state.js';
@@ -38,6 +38,8 @@ export async function localDeps(options: LocalOptions = {}): Promise<Deps> {
       ? await storeAt(blocksLocation.startsWith('s3://') ? blocksLocation : resolve(blocksLocation))
       : store,
   );
+  // locally the active profile of ~/.prefect/profiles.toml (PREFECT_HOME) counts too
+  const prefect = prefectFromEnv(env, { profiles: true });
   return {
     store,
     blocks,
@@ -46,7 +48,7 @@ export async function localDeps(options: LocalOptions = {}): Promise<Deps> {
     // Locally the poll cap is 10 s unless set: a person is watching.
     settings: settingsFromEnv({ POLL_CAP_SECONDS: '10', ...env }),
     sink: callbackSink(options.onReport ?? (() => undefined)),
-    ...(env.PREFECT_API_URL ? { prefect: prefectApi(env.PREFECT_API_URL, env.PREFECT_API_KEY) } : {}),
+    ...(prefect ? { prefect } : {}),
     log: createLogger({ level: options.verbose ? 'debug' : (env.LOG_LEVEL ?? 'warn') }),
     now: () => new Date(),
   };

@@ -12,6 +12,7 @@ import { type LoadedRun, loadRun } from './lib/context.js';
 import { type Deps, type DepsSource, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
 import { floorBucket, nextPollSeconds, PollAgain, STOP_WAIT_SECONDS } from './lib/poll.js';
+import { lookAtFlowRun, recordInfrastructure } from './lib/prefect/lifecycle.js';
 import {
   cancelKey,
   type Infra,
@@ -118,10 +119,11 @@ class Watcher {
   }
 
   /** Records the stop, asks for it, and looks again soon: the next polls see it stop. */
-  private async requestStop(state: StopRecord['state'], reason: string): Promise<never> {
+  private async requestStop(state: StopRecord['state'], reason: string, deleted = false): Promise<never> {
     const stop: StopRecord = {
       state,
       reason,
+      ...(deleted ? { deleted: true } : {}),
       requested_at: this.deps.now().toISOString(),
       sent: false,
       forced: false,
@@ -179,6 +181,12 @@ class Watcher {
     if (stop) return this.whileStopping(stop, status);
     if (await deps.store.get(cancelKey(run.flow_run_id)))
       return this.requestStop('Cancelled', 'cancellation was requested');
+    // Prefect's side, in the same poll: a Cancelling or deleted flow run is stopped like a cancel request
+    const remote = await lookAtFlowRun(deps, run.flow_run_id);
+    if (remote === 'cancelling')
+      return this.requestStop('Cancelled', 'the flow run was cancelled in Prefect (Cancelling)');
+    if (remote === 'deleted')
+      return this.requestStop('Cancelled', 'the flow run was deleted from Prefect', true);
     if (elapsed > run.timeouts.run_seconds) {
       return this.requestStop(
         'Crashed',
@@ -225,6 +233,7 @@ export function createInfrastructureHandler(source: DepsSource) {
             provider: run.provider,
             identifier: submission.identifier,
           });
+          await recordInfrastructure(deps, run.flow_run_id, submission.identifier);
           return { ...state, infra: { ...submission, submitted_at: deps.now().toISOString() } };
         }
         case 'watch': {

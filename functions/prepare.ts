@@ -5,6 +5,7 @@ import middy from '@middy/core';
 import { loadRun } from './lib/context.js';
 import { type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
+import { proposePending } from './lib/prefect/lifecycle.js';
 import { type ExecutionInput, ExecutionInputSchema, type WorkflowState } from './lib/state.js';
 
 export function createPrepareHandler(source: DepsSource) {
@@ -16,6 +17,8 @@ export function createPrepareHandler(source: DepsSource) {
       const provider = await deps.loadSpec(run.block.type);
       provider.build(run); // a block the provider cannot turn into a request fails here, before anything starts
       const defaults = provider.watchDefaults(run.block);
+      // last, once the run is known to be buildable: a refused Pending submits nothing
+      await proposePending(deps, run.flowRun.id);
       const { settings } = deps;
       return {
         ...input,

@@ -2,12 +2,20 @@
 // report {flow_run_id, provider, identifier, state, status_code, reason, logs_tail},
 // emits it, and proposes Crashed to the Prefect API when the infrastructure failed.
 import middy from '@middy/core';
+import { ProviderTransientError } from '../core/errors.js';
 import { scrub } from '../core/secrets.js';
 import { secretsFor } from './lib/context.js';
 import { type Deps, type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { parseInput } from './lib/middleware.js';
+import { proposeFinal } from './lib/prefect/lifecycle.js';
 import { reportingFromEnv } from './lib/reporting.js';
-import { type Report, type WorkflowState, WorkflowStateSchema } from './lib/state.js';
+import {
+  type Report,
+  StopRecordSchema,
+  stopKey,
+  type WorkflowState,
+  WorkflowStateSchema,
+} from './lib/state.js';
 
 /** A Catch's Cause: from Lambda a JSON string {errorType, errorMessage, trace}; locally the message. */
 export function causeMessage(error: { Error: string; Cause?: unknown }): string {
@@ -41,18 +49,28 @@ export function buildReport(state: WorkflowState): Report {
   return { ...base, state: 'Crashed', status_code: null, reason: `${stage}: ${why}`, logs_tail: null };
 }
 
+async function deletedFromPrefect(deps: Deps, flowRunId: string): Promise<boolean> {
+  const body = await deps.store.get(stopKey(flowRunId));
+  return body !== undefined && StopRecordSchema.safeParse(JSON.parse(body)).data?.deleted === true;
+}
+
+/**
+ * Prefect first (its state is what people act on): a transient failure is thrown, so Report's
+ * Retry proposes it again once the API is back; the report is emitted after, once.
+ */
 async function deliver(deps: Deps, report: Report): Promise<void> {
-  await deps.sink.emit(report);
-  if (report.state === 'Crashed' && deps.prefect) {
+  if (deps.prefect) {
     try {
-      await deps.prefect.proposeCrashed(report.flow_run_id, report.reason ?? 'the infrastructure failed');
+      await proposeFinal(deps, report, { deleted: await deletedFromPrefect(deps, report.flow_run_id) });
     } catch (error) {
-      deps.log.error('could not propose Crashed to the Prefect API', {
+      if (error instanceof ProviderTransientError) throw error;
+      deps.log.error('could not propose the final state to the Prefect API', {
         flow_run_id: report.flow_run_id,
         error: error instanceof Error ? error.message : String(error),
       });
     }
   }
+  await deps.sink.emit(report);
 }
 
 export function createReportHandler(source: DepsSource) {
@@ -62,8 +80,10 @@ export function createReportHandler(source: DepsSource) {
       const deps = await resolveDeps(source);
       const secrets = await secretsFor(deps, state.event_ref);
       const raw = buildReport(state);
+      const url = deps.prefect?.flowRunUrl(raw.flow_run_id);
       const report: Report = {
         ...raw,
+        ...(url ? { links: { ...raw.links, prefect_flow_run: url } } : {}),
         reason: raw.reason === null ? null : scrub(raw.reason, secrets),
         logs_tail: raw.logs_tail === null ? null : scrub(raw.logs_tail, secrets),
       };

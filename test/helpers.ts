@@ -40,7 +40,7 @@ export async function testDeps(
     home,
     ...(options.blocks ? { blocks: options.blocks } : {}),
     ...(options.loadProvider ? { loadProvider: options.loadProvider } : {}),
-    env: { ...process.env, LOG_LEVEL: 'error', ...options.env },
+    env: { ...process.env, LOG_LEVEL: 'error', PREFECT_HOME: join(home, 'prefect-home'), ...options.env },
     onReport: (report) => reports.push(report),
   });
   return { deps, home, reports };

@@ -1,53 +1,22 @@
-// Report: the Prefect API hears about crashes (over real HTTP), and no secret reaches the
+// Report: the Prefect API hears about crashes (over real HTTP, the fake Prefect server), and no secret reaches the
 // workflow state, the report, the logs or the progress output.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { unwrap } from '../events/envelopes.js';
 import { accept } from '../functions/lib/intake.js';
 import { startExecution } from '../functions/local/runner.js';
 import { causeMessage } from '../functions/report.js';
 import { ROOT, sample, tempDir, testDeps } from './helpers.js';
+import { startPrefectFake } from './support/prefect-fake.js';
 
 process.chdir(ROOT);
 
-interface Seen {
-  method: string;
-  url: string;
-  auth: string | undefined;
-  body: unknown;
-}
-
 describe('report', () => {
-  const seen: Seen[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      seen.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        auth: req.headers.authorization,
-        body: JSON.parse(body || '{}'),
-      });
-      res.writeHead(201, { 'content-type': 'application/json' }).end('{"status":"ACCEPT"}');
-    });
-  });
-  let apiUrl = '';
-  before(async () => {
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-  });
-  after(() => new Promise<void>((done) => server.close(() => done())));
-
   async function runWith(
     name: string,
     env: NodeJS.ProcessEnv,
@@ -62,27 +31,44 @@ describe('report', () => {
     return { outcome, reports, home, id: accepted.input.flow_run_id };
   }
 
+  // against the fake Prefect server (test/support/prefect-fake.ts): the flow run exists there
+  async function runOnFake(name: string, key?: string) {
+    const fake = await startPrefectFake(key ? { authorization: `Bearer ${key}` } : {});
+    try {
+      const flowRun = fake.addFlowRun();
+      const env = { PREFECT_API_URL: fake.apiUrl, ...(key ? { PREFECT_API_KEY: key } : {}) };
+      const out = await runWith(name, env, (e) => {
+        (e.flow_run as Record<string, unknown>).id = flowRun.id;
+      });
+      const proposals = fake.http
+        .callsOf('POST /api/flow_runs/:id/set_state')
+        .map((c) => (c.body as { state: { type: string; message: string } }).state);
+      return { ...out, proposals, flowRun: fake.flowRun(flowRun.id) };
+    } finally {
+      await fake.close();
+    }
+  }
+
   it('proposes Crashed to the Prefect API when the infrastructure failed, with the API key', async () => {
-    seen.length = 0;
-    const { reports, id } = await runWith('process-missing-binary.json', {
-      PREFECT_API_URL: apiUrl,
-      PREFECT_API_KEY: 'pnu_test_key',
-    });
+    const { reports, proposals, flowRun } = await runOnFake('process-missing-binary.json', 'pnu_test_key');
     assert.equal(reports[0]?.state, 'Crashed');
-    assert.equal(seen.length, 1);
-    assert.equal(seen[0]?.method, 'POST');
-    assert.equal(seen[0]?.url, `/api/flow_runs/${id}/set_state`);
-    assert.equal(seen[0]?.auth, 'Bearer pnu_test_key');
-    const body = seen[0]?.body as { state: { type: string; message: string } };
-    assert.equal(body.state.type, 'CRASHED');
-    assert.match(body.state.message, /could not be started/);
+    assert.deepEqual(
+      proposals.map((p) => p.type),
+      ['PENDING', 'CRASHED'],
+    );
+    assert.match(proposals[1]?.message ?? '', /could not be started/);
+    assert.equal(flowRun?.state?.type, 'CRASHED', 'accepted with the Bearer key');
   });
 
-  it('leaves Completed and Failed to the engine: no call to the Prefect API', async () => {
-    seen.length = 0;
-    await runWith('process-flow-run.json', { PREFECT_API_URL: apiUrl });
-    await runWith('process-exit-3.json', { PREFECT_API_URL: apiUrl });
-    assert.equal(seen.length, 0);
+  it('leaves Completed and Failed to the engine: only Pending is proposed', async () => {
+    for (const name of ['process-flow-run.json', 'process-exit-3.json']) {
+      const { proposals } = await runOnFake(name);
+      assert.deepEqual(
+        proposals.map((p) => p.type),
+        ['PENDING'],
+        name,
+      );
+    }
   });
 
   it('reads the message out of a Lambda error Cause', () => {

@@ -32,7 +32,9 @@ before(async () => {
         response.writeHead(503, { 'retry-after': '0' }).end('busy');
         return;
       }
-      response.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+      response
+        .writeHead(201, { 'content-type': 'application/json' })
+        .end('{"status":"ACCEPT","state":null,"details":{"type":"accept_details"}}');
     });
   });
   await new Promise<void>((done) => prefect.listen(0, '127.0.0.1', done));

@@ -58,7 +58,7 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   const raw = await loadRawEvent(deps, eventRef);
   const event = parseFlowRunEvent(raw);
   checkEnabled(deps, event);
-  const resolved = await resolveTarget(event, pinnedBlocks(deps, eventRef));
+  const resolved = await withPrefectEnv(deps, await resolveTarget(event, pinnedBlocks(deps, eventRef)));
   const loaded: LoadedRun = {
     ...resolved,
     event,
@@ -67,6 +67,29 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   cache.set(eventRef, loaded);
   return loaded;
+}
+
+/**
+ * The flow run reaches the Prefect API as the submitter does: PREFECT_API_URL always; the
+ * credential itself only for the process provider (it runs here). Deployed providers get the
+ * key by reference from their builders (ECS: a container secret), never as a value.
+ */
+async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved> {
+  if (!deps.prefect) return resolved;
+  const block = resolved.block as Resolved['block'] & { env?: Record<string, string | null> };
+  const env = await deps.prefect.flowRunEnv({ withCredential: block.type === 'process' });
+  const arn = deps.prefect.keySecretArn;
+  const secrets = (block as { secrets?: Record<string, string> }).secrets;
+  // ECS: the key by reference, as a container secret the agent resolves (never a value in the request)
+  const byReference =
+    block.type === 'ecs-task' && arn && !block.env?.PREFECT_API_KEY
+      ? { secrets: { PREFECT_API_KEY: arn, ...(secrets ?? {}) } }
+      : {};
+  // the block's own settings win (a run may point at another API on purpose)
+  return {
+    ...resolved,
+    block: { ...block, ...byReference, env: { ...env, ...(block.env ?? {}) } } as Resolved['block'],
+  };
 }
 
 /** A block type this deployment has no provider function for is refused with the list of those it has. */

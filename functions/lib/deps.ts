@@ -7,6 +7,7 @@ import type { ProviderLoader } from '../../providers/registry.js';
 import { RetryingStore, retryingStore } from '../../providers/runtime/store.js';
 import { loadSpec, type SpecLoader } from '../../providers/specs.js';
 import type { PrefectApi } from './prefect-api.js';
+import { prefectFromEnv } from './prefect-from-env.js';
 import { callbackSink, type ReportSink } from './report-sink.js';
 import { type Settings, settingsFromEnv } from './settings.js';
 
@@ -73,7 +74,8 @@ export interface ReportingFromEnv {
 /** Functions that never report log a report instead (and their bundles hold no EventBridge or Secrets Manager SDK). */
 const NOT_REPORTING: ReportingFromEnv = {
   sink: (_env, log) => callbackSink((report) => log.info('flow run finished', { report })),
-  prefect: () => undefined,
+  // every step talks to Prefect when it is configured (Trigger creates, Prepare proposes Pending, Watch reads)
+  prefect: (env) => prefectFromEnv(env),
 };
 
 /**

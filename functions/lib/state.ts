@@ -115,6 +115,8 @@ export const StopRecordSchema = z.object({
   sent: z.boolean(),
   /** The forced stop was sent (after the grace period). */
   forced: z.boolean(),
+  /** The flow run was deleted from Prefect: nothing is proposed for it. */
+  deleted: z.boolean().optional(),
 });
 export type StopRecord = z.infer<typeof StopRecordSchema>;
 /** One Step Functions execution per flow run: duplicate deliveries collapse into it. */
