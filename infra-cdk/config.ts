@@ -147,7 +147,14 @@ export const SubmitterConfigSchema = z
         apiUrl: z.url(
           'must be the Prefect API URL, e.g. https://api.prefect.cloud/api/accounts/A/workspaces/W',
         ),
+        /** Prefect Cloud: a Secrets Manager secret holding the API key (sent as `Authorization: Bearer`). */
         apiKeySecretArn: SecretArnSchema.optional(),
+        /** Self-hosted with basic auth: a secret holding `user:password` (PREFECT_API_AUTH_STRING). */
+        apiAuthStringSecretArn: SecretArnSchema.optional(),
+      })
+      .refine((p) => !(p.apiKeySecretArn && p.apiAuthStringSecretArn), {
+        message: 'give apiKeySecretArn (Prefect Cloud) or apiAuthStringSecretArn (self-hosted basic auth), not both',
+        path: ['apiAuthStringSecretArn'],
       })
       .optional(),
     logRetentionDays: z

@@ -96,6 +96,22 @@ export class FlowRunSubmitter extends Construct {
     });
     this.storeLocation = `s3://${this.bucket.bucketName}${config.storePrefix ? `/${config.storePrefix}` : ''}`;
     const store = { SUBMITTER_STORE: this.storeLocation };
+    // Every step talks to Prefect like a worker (docs/prefect.md): the URL, and the credential by reference only
+    const prefectEnv: Record<string, string> = config.prefect
+      ? {
+          PREFECT_API_URL: config.prefect.apiUrl,
+          ...(config.prefect.apiKeySecretArn
+            ? { PREFECT_API_KEY_SECRET_ARN: config.prefect.apiKeySecretArn }
+            : {}),
+          ...(config.prefect.apiAuthStringSecretArn
+            ? { PREFECT_API_AUTH_STRING_SECRET_ARN: config.prefect.apiAuthStringSecretArn }
+            : {}),
+        }
+      : {};
+    const prefectSecret = config.prefect?.apiKeySecretArn ?? config.prefect?.apiAuthStringSecretArn;
+    const grantPrefect = (fn: lambda.IFunction) => {
+      if (prefectSecret) fn.addToRolePolicy(secretStatement(prefectSecret));
+    };
 
     this.eventBus = config.eventBus.create
       ? new events.EventBus(this, 'Bus', { eventBusName: config.eventBus.name })
@@ -107,10 +123,12 @@ export class FlowRunSubmitter extends Construct {
       const { fn } = new SubmitterFunction(this, `Infra-${type}`, {
         ...common,
         spec: providerFunction(type),
-        environment: { ...store, ...providerEnvironment(stack, type, config) },
+        environment: { ...store, ...prefectEnv, ...providerEnvironment(stack, type, config) },
       });
+      grantPrefect(fn);
       for (const statement of [
-        ...storeStatements(this.bucket, config.storePrefix, { read: ['blocks', 'runs'] }),
+        // writes under runs/: the submit claim, stop records, the Prefect watch counter
+        ...storeStatements(this.bucket, config.storePrefix, { read: ['blocks', 'runs'], write: ['runs'] }),
         ...providerStatements(stack, type, config),
       ])
         fn.addToRolePolicy(statement);
@@ -129,6 +147,7 @@ export class FlowRunSubmitter extends Construct {
         // Prepare runs each type's build: it sees the deployment settings Submit will see
         ...providersEnvironment(stack, config),
         ...store,
+        ...prefectEnv,
         PROVIDER_FUNCTIONS: providerFunctions,
         POLL_CAP_SECONDS: String(config.pollCapSeconds),
         ...(config.runTimeoutSeconds ? { RUN_TIMEOUT_SECONDS: String(config.runTimeoutSeconds) } : {}),
@@ -137,8 +156,13 @@ export class FlowRunSubmitter extends Construct {
           : {}),
       },
     }).fn;
-    for (const statement of storeStatements(this.bucket, config.storePrefix, { read: ['blocks', 'runs'] }))
+    // writes under runs/: the record of the Pending proposed to Prefect
+    for (const statement of storeStatements(this.bucket, config.storePrefix, {
+      read: ['blocks', 'runs'],
+      write: ['runs'],
+    }))
       prepare.addToRolePolicy(statement);
+    grantPrefect(prepare);
     this.prepareFunction = prepare;
 
     const report = new SubmitterFunction(this, 'Report', {
@@ -147,17 +171,13 @@ export class FlowRunSubmitter extends Construct {
       environment: {
         ...store,
         EVENT_BUS_NAME: this.eventBus.eventBusName,
-        ...(config.prefect ? { PREFECT_API_URL: config.prefect.apiUrl } : {}),
-        ...(config.prefect?.apiKeySecretArn
-          ? { PREFECT_API_KEY_SECRET_ARN: config.prefect.apiKeySecretArn }
-          : {}),
+        ...prefectEnv,
       },
     }).fn;
     for (const statement of storeStatements(this.bucket, config.storePrefix, { read: ['runs'] }))
       report.addToRolePolicy(statement);
     this.eventBus.grantPutEventsTo(report);
-    if (config.prefect?.apiKeySecretArn)
-      report.addToRolePolicy(secretStatement(config.prefect.apiKeySecretArn));
+    grantPrefect(report);
     this.reportFunction = report;
 
     this.stateMachine = this.workflow({ prepare, report }, [prepare, report, ...providers.values()]);
@@ -169,6 +189,7 @@ export class FlowRunSubmitter extends Construct {
         ...store,
         STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
         PROVIDER_FUNCTIONS: providerFunctions,
+        ...prefectEnv,
         ...(config.pubsub
           ? {
               [PUSH_AUTH_ENV.serviceAccounts]: config.pubsub.serviceAccountEmails.join(','),
@@ -185,6 +206,7 @@ export class FlowRunSubmitter extends Construct {
     }))
       trigger.addToRolePolicy(statement);
     this.stateMachine.grantStartExecution(trigger);
+    grantPrefect(trigger);
     this.triggerFunction = trigger;
 
     // Every trigger's failures end here: Lambda's async retries, EventBridge and Scheduler deliveries.

@@ -189,6 +189,10 @@ describe('CDK stack: functions', () => {
     for (const [id, fn] of resourcesOfType(resources, 'AWS::Lambda::Function')) {
       const names = Object.keys(props<{ Environment: { Variables: object } }>(fn).Environment.Variables);
       assert.ok(!names.includes('PREFECT_API_KEY'), id);
+      // every function talks to Prefect, the key by reference (docs/prefect.md)
+      const env = props<{ Environment: { Variables: Record<string, unknown> } }>(fn).Environment.Variables;
+      assert.equal(env.PREFECT_API_URL, 'https://prefect.example.com/api', id);
+      assert.equal(env.PREFECT_API_KEY_SECRET_ARN, config.prefect?.apiKeySecretArn, id);
     }
   });
 
@@ -466,11 +470,20 @@ describe('CDK stack: IAM', () => {
     const secretReads = iamStatements().filter(({ statement }) =>
       actions(statement).some((a) => a.startsWith('secretsmanager:')),
     );
-    assert.equal(secretReads.length, 1);
-    assert.deepEqual(secretReads[0]?.roles, [roleOf(FUNCTIONS.report.description)]);
+    // the Prefect key: read by every step that talks to Prefect (trigger, prepare, providers, report), nothing else
     const arn = config.prefect?.apiKeySecretArn;
-    assert.deepEqual(secretReads[0]?.statement.Resource, [arn, `${arn}-??????`]);
-    assert.deepEqual(actions(secretReads[0]?.statement as Statement), ['secretsmanager:GetSecretValue']);
+    const readers = [
+      FUNCTIONS.trigger.description,
+      FUNCTIONS.prepare.description,
+      FUNCTIONS.report.description,
+      providerFunction('process').description,
+      providerFunction('ecs-task').description,
+    ].map(roleOf);
+    assert.deepEqual(secretReads.flatMap(({ roles }) => roles).sort(), [...readers].sort());
+    for (const read of secretReads) {
+      assert.deepEqual(read.statement.Resource, [arn, `${arn}-??????`]);
+      assert.deepEqual(actions(read.statement), ['secretsmanager:GetSecretValue']);
+    }
 
     const machine = resourcesOfType(resources, 'AWS::StepFunctions::StateMachine')[0]?.[0];
     const starts = iamStatements().filter(({ statement }) =>
@@ -486,12 +499,24 @@ describe('CDK stack: IAM', () => {
       for (const resource of [statement.Resource].flat())
         assert.ok(JSON.stringify(resource).includes(bucket), `S3 on ${JSON.stringify(resource)}`);
     }
-    // only the trigger writes (parked events, rejected deliveries)
+    // writers: the trigger (parked events, rejected deliveries), Prepare and the providers under runs/ only (claims, stop records, Prefect markers)
     const writers = iamStatements().filter(({ statement }) => actions(statement).includes('s3:PutObject'));
     assert.deepEqual(
-      writers.flatMap(({ roles }) => roles),
-      [roleOf(FUNCTIONS.trigger.description)],
+      writers.flatMap(({ roles }) => roles).sort(),
+      [
+        FUNCTIONS.trigger.description,
+        FUNCTIONS.prepare.description,
+        providerFunction('process').description,
+        providerFunction('ecs-task').description,
+      ]
+        .map(roleOf)
+        .sort(),
     );
+    for (const { roles, statement } of writers) {
+      if (roles.includes(roleOf(FUNCTIONS.trigger.description))) continue;
+      for (const resource of [statement.Resource].flat())
+        assert.match(JSON.stringify(resource), /runs\/\*/, `writes only under runs/: ${JSON.stringify(resource)}`);
+    }
   });
 });
 
