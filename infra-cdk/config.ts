@@ -153,7 +153,8 @@ export const SubmitterConfigSchema = z
         apiAuthStringSecretArn: SecretArnSchema.optional(),
       })
       .refine((p) => !(p.apiKeySecretArn && p.apiAuthStringSecretArn), {
-        message: 'give apiKeySecretArn (Prefect Cloud) or apiAuthStringSecretArn (self-hosted basic auth), not both',
+        message:
+          'give apiKeySecretArn (Prefect Cloud) or apiAuthStringSecretArn (self-hosted basic auth), not both',
         path: ['apiAuthStringSecretArn'],
       })
       .optional(),

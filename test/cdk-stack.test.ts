@@ -515,7 +515,11 @@ describe('CDK stack: IAM', () => {
     for (const { roles, statement } of writers) {
       if (roles.includes(roleOf(FUNCTIONS.trigger.description))) continue;
       for (const resource of [statement.Resource].flat())
-        assert.match(JSON.stringify(resource), /runs\/\*/, `writes only under runs/: ${JSON.stringify(resource)}`);
+        assert.match(
+          JSON.stringify(resource),
+          /runs\/\*/,
+          `writes only under runs/: ${JSON.stringify(resource)}`,
+        );
     }
   });
 });
