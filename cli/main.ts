@@ -124,6 +124,7 @@ function projectEvent(
     entry,
     { id: identity.id ?? placeholderId, name: identity.name },
     parseJobVariables(flags['job-variable'] ?? []),
+    process.env,
   );
   return {
     kind: 'flow-run-event',

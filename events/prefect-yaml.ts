@@ -6,10 +6,14 @@
 // - `--deployment` takes `deployment-name` or `flow-name/deployment-name`; the flow name of a
 //   deployment is its `flow_name`, else the entrypoint's function with `_` → `-` (Prefect's
 //   default flow name, and what its name matching compares).
-// - `{{ prefect.variables.X }}`, `{{ prefect.blocks.X }}`, `{{ $ENV }}` and `{{ ctx.X }}` stay as
-//   text for the work-pool rendering. A build/push step output (`{{ build-image.image }}`) is only
-//   known while `prefect deploy` runs that step, so it is a problem naming it — unless a
+// - `{{ $NAME }}` is the deployer's environment variable, substituted as `prefect deploy` does
+//   (_core.py: apply_values(deploy_config, os.environ)) from the environment of the CLI reading
+//   the file; one that is not set is a problem naming it (the work-pool renderer refuses `$ENV`).
+// - `{{ prefect.variables.X }}`, `{{ prefect.blocks.X }}` and `{{ ctx.X }}` stay as text for
+//   the work-pool rendering. A build/push step output (`{{ build-image.image }}`) is only known
+//   while `prefect deploy` runs that step, so it is a problem naming it — unless a
 //   `--job-variable` gives that job variable.
+// Only the fields acted on are checked and substituted; ignored ones are listed, untouched.
 import * as z from 'zod';
 import { InvalidInputError, type Problem } from '../core/errors.js';
 import { problemsFrom } from '../core/zod-problems.js';
@@ -191,26 +195,48 @@ export function parseJobVariables(pairs: readonly string[]): Record<string, unkn
 }
 
 /** Placeholders kept for the work pool's rendering (or Prefect's runtime), not step outputs. */
-const KEPT_PLACEHOLDER = /^\s*(prefect\.|ctx\.|\$)/;
+const KEPT_PLACEHOLDER = /^(prefect\.|ctx\.)/;
 const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
 
-/** `{{ step.output }}` placeholders in a value, with their paths. */
-function stepOutputs(value: unknown, path: string, found: Problem[]): void {
+const orJobVariable = (path: string) =>
+  path.includes('job_variables.')
+    ? ` or pass --job-variable ${path.split('job_variables.')[1]?.split(/[.[]/)[0]}=VALUE`
+    : '';
+
+/**
+ * `{{ $NAME }}` substituted from env (as `prefect deploy` does); an unset one and every
+ * `{{ step.output }}` a problem with its path. Returns the substituted copy.
+ */
+function placeholders(value: unknown, path: string, env: Env, found: Problem[]): unknown {
   if (typeof value === 'string') {
-    for (const match of value.matchAll(PLACEHOLDER)) {
-      const inner = match[1] ?? '';
-      if (KEPT_PLACEHOLDER.test(inner)) continue;
+    return value.replace(PLACEHOLDER, (full, inner: string) => {
+      if (KEPT_PLACEHOLDER.test(inner)) return full;
+      if (inner.startsWith('$')) {
+        const set = env[inner.slice(1)];
+        if (set !== undefined) return set;
+        found.push({
+          path,
+          message: `'${full}' is the deployer's environment variable ${inner.slice(1)}, and it is not set here: set it (as for 'prefect deploy') or write the value${orJobVariable(path)}`,
+        });
+        return full;
+      }
       found.push({
         path,
-        message: `'{{ ${inner} }}' is the output of a build/push step, known only while 'prefect deploy' runs it: write the value here${path.includes('job_variables.') ? ` or pass --job-variable ${path.split('job_variables.')[1]?.split(/[.[]/)[0]}=VALUE` : ''}`,
+        message: `'${full}' is the output of a build/push step, known only while 'prefect deploy' runs it: write the value here${orJobVariable(path)}`,
       });
-    }
-  } else if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) stepOutputs(item, `${path}[${i}]`, found);
-  } else if (isRecord(value)) {
-    for (const [key, item] of Object.entries(value)) stepOutputs(item, `${path}.${key}`, found);
+      return full;
+    });
   }
+  if (Array.isArray(value)) return value.map((item, i) => placeholders(item, `${path}[${i}]`, env, found));
+  if (isRecord(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, placeholders(item, `${path}.${key}`, env, found)]),
+    );
+  }
+  return value;
 }
+
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface TranslatedDeployment {
   /** The flow-run event on the work pool (the p3-core `work_pool` + `job_variables` form). */
@@ -229,6 +255,7 @@ export function projectDeploymentToEvent(
   entry: ProjectEntry,
   flowRun: FlowRunIdentity,
   jobVariables: Record<string, unknown> = {},
+  env: Env = {},
 ): TranslatedDeployment {
   const at = `deployments[${entry.index}]`;
   const parsed = ProjectDeploymentSchema.safeParse(entry.raw);
@@ -247,17 +274,25 @@ export function projectDeploymentToEvent(
       message: "required: the work pool's name (save it with 'submitter work-pools put FILE --name NAME')",
     });
   }
-  const variables = { ...(d.work_pool.job_variables ?? {}), ...jobVariables };
-  const checked = {
-    ...(d.work_pool.name ? { 'work_pool.name': d.work_pool.name } : {}),
-    parameters: d.parameters ?? {},
-    tags: d.tags ?? [],
+  const poolName = placeholders(d.work_pool.name, `${at}.work_pool.name`, env, problems) as string;
+  const parameters = placeholders(d.parameters ?? {}, `${at}.parameters`, env, problems);
+  const tags = placeholders(d.tags ?? [], `${at}.tags`, env, problems);
+  // a --job-variable replaces a variable wholly (as Prefect's -jv does), and is taken as given
+  const variables = {
+    ...(placeholders(
+      d.work_pool.job_variables ?? {},
+      `${at}.work_pool.job_variables`,
+      env,
+      problems,
+    ) as object),
+    ...jobVariables,
   };
-  stepOutputs(checked, at, problems);
-  // a --job-variable replaces a variable wholly, so only the variables left are checked
-  stepOutputs(variables, `${at}.work_pool.job_variables`, problems);
-  if (problems.length > 0) {
-    throw new InvalidInputError(`Invalid deployment ${deploymentLabel(entry)} in prefect.yaml`, problems);
+  const given = Object.keys(jobVariables).map((key) => `${at}.work_pool.job_variables.${key}`);
+  const left = problems.filter(
+    (p) => !given.some((g) => p.path === g || p.path.startsWith(`${g}.`) || p.path.startsWith(`${g}[`)),
+  );
+  if (left.length > 0) {
+    throw new InvalidInputError(`Invalid deployment ${deploymentLabel(entry)} in prefect.yaml`, left);
   }
   const ignored = [
     ...Object.keys(entry.raw).filter((k) => !USED_DEPLOYMENT_KEYS.has(k)),
@@ -273,10 +308,10 @@ export function projectDeploymentToEvent(
         name: flowRun.name ?? `${d.name}-run`,
         flow_name: flowName,
         deployment_name: `${flowName}/${d.name}`,
-        parameters: d.parameters ?? {},
-        tags: d.tags ?? [],
+        parameters,
+        tags,
       },
-      work_pool: { name: d.work_pool.name },
+      work_pool: { name: poolName },
       job_variables: variables,
     },
     ignored,

@@ -162,12 +162,28 @@ describe('prefect.yaml → work-pool events', () => {
     const goodbye = projectDeploymentToEvent(selectDeployment(p, 'goodbye'), { id: ID });
     assert.deepEqual(goodbye.event.work_pool, { name: 'local-process' });
     assert.deepEqual(goodbye.event.job_variables, {});
-    const k8s = await translate('kubernetes-placeholders.yaml');
+    const k8s = await translate('kubernetes-placeholders.yaml', 'sync');
     assert.equal(
       (k8s.event.job_variables as { image: string }).image,
       '{{ prefect.variables.platform_image }}',
     );
     assert.deepEqual(k8s.ignored, ['version', 'triggers']);
+    // {{ $NAME }}: the deployer's environment, as prefect deploy substitutes it; unset is a problem
+    const k8sFile = await project('kubernetes-placeholders.yaml');
+    const staging = selectDeployment(k8sFile, 'sync-staging');
+    const env = { PLATFORM_STAGE: 'staging', PLATFORM_TAG: '3.3.0-rc1' };
+    const resolved = projectDeploymentToEvent(staging, { id: ID }, {}, env);
+    assert.deepEqual(resolved.event.work_pool, { name: 'k8s-staging' });
+    assert.equal(
+      (resolved.event.job_variables as { image: string }).image,
+      'ghcr.io/example/platform:3.3.0-rc1',
+    );
+    assert.deepEqual(
+      problemsOf(() => projectDeploymentToEvent(staging, { id: ID }, { image: 'x:1' }, {})),
+      [
+        "deployments[1].work_pool.name: '{{ $PLATFORM_STAGE }}' is the deployer's environment variable PLATFORM_STAGE, and it is not set here: set it (as for 'prefect deploy') or write the value",
+      ],
+    );
     const cross = await project('aci-cloud-run.yaml');
     assert.match(
       problemsOf(() => selectDeployment(cross, 'prod'))[0] as string,
