@@ -15,16 +15,10 @@ import {
   projectDeploymentToEvent,
   selectDeployment,
 } from '../events/prefect-yaml.js';
-import { FlowRunEventSchema } from '../events/schema.js';
 import { ROOT } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'prefect-yaml');
 const ID = '00000000-0000-4000-8000-000000000000';
-/** The work_pool event form lands with p3-core; until then the CLI end-to-end tests wait. */
-const WORK_POOL_EVENTS = 'work_pool' in FlowRunEventSchema.shape;
-const needsWorkPools = WORK_POOL_EVENTS
-  ? {}
-  : { skip: 'the work_pool event form (p3-core) is not merged yet' };
 
 async function project(name: string): Promise<PrefectProject> {
   const doc = classify(await readDocumentFile(join(FIXTURES, name)));
@@ -252,9 +246,5 @@ describe('the CLI on prefect.yaml and Prefect 2 deployment YAML', () => {
     assert.match(out.stderr, /deployments\[1\]\.work_pool\.name: required/);
     assert.match(out.stderr, /build_image\.image/);
     assert.match(out.stderr, /3 of 3 deployments invalid/);
-  });
-
-  it('validate and preview every fixture through stored work pools', needsWorkPools, async () => {
-    // filled in once p3-core's work-pool store and event form are merged
   });
 });
