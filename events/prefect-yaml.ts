@@ -5,7 +5,8 @@
 //   applied here, explicit keys winning over merged ones, as in YAML 1.1.
 // - `--deployment` takes `deployment-name` or `flow-name/deployment-name`; the flow name of a
 //   deployment is its `flow_name`, else the entrypoint's function with `_` → `-` (Prefect's
-//   default flow name, and what its name matching compares).
+//   default flow name). `flow/` matches either that or the entrypoint's function, `-` read as
+//   `_` (what _config.py's _filter_matching_deploy_config compares).
 // - `{{ $NAME }}` is the deployer's environment variable, substituted as `prefect deploy` does
 //   (_core.py: apply_values(deploy_config, os.environ)) from the environment of the CLI reading
 //   the file; one that is not set is a problem naming it (the work-pool renderer refuses `$ENV`).
@@ -60,15 +61,17 @@ export interface PrefectProject {
   ignored: string[];
 }
 
-/** A document that is a prefect.yaml: a `deployments` list and none of the event's keys. */
+/** A document that is a prefect.yaml: `deployments` or `prefect-version`, none of the event's keys. */
 export function isPrefectYaml(doc: unknown): doc is Record<string, unknown> {
   return (
     typeof doc === 'object' &&
     doc !== null &&
     !Array.isArray(doc) &&
-    Array.isArray((doc as Record<string, unknown>).deployments) &&
+    ('deployments' in doc || 'prefect-version' in doc) &&
     !('flow_run' in doc) &&
-    !('infrastructure' in doc)
+    !('infrastructure' in doc) &&
+    !('detail' in doc) &&
+    !('message' in doc)
   );
 }
 
@@ -110,8 +113,8 @@ export function flowNameFromEntrypoint(entrypoint: string): string {
 
 export function readProject(doc: Record<string, unknown>): PrefectProject {
   const merged = applyMergeKeys(doc) as Record<string, unknown>;
-  const list = merged.deployments as unknown[];
-  if (list.length === 0) {
+  const list = merged.deployments;
+  if (!Array.isArray(list) || list.length === 0) {
     throw new InvalidInputError('Invalid prefect.yaml', [
       { path: 'deployments', message: 'lists no deployment: add one ({name, entrypoint, work_pool})' },
     ]);
@@ -159,7 +162,13 @@ export function selectDeployment(project: PrefectProject, name: string | undefin
     ]);
   }
   const [flow, deployment] = name.includes('/') ? name.split('/', 2) : [undefined, name];
-  const matches = all.filter((e) => e.name === deployment && (flow === undefined || e.flowName === flow));
+  // Prefect compares the flow part with the entrypoint's function (`-` read as `_`); a
+  // `flow_name` given in the file is accepted too
+  const sameFlow = (e: ProjectEntry) =>
+    flow === undefined ||
+    e.flowName === flow ||
+    (typeof e.raw.entrypoint === 'string' && e.raw.entrypoint.split(':').pop() === flow.replace(/-/g, '_'));
+  const matches = all.filter((e) => e.name === deployment && sameFlow(e));
   if (matches.length === 1) return matches[0] as ProjectEntry;
   throw new InvalidInputError(`No single deployment '${name}' in prefect.yaml`, [
     {

@@ -113,6 +113,8 @@ describe('prefect.yaml → work-pool events', () => {
     assert.deepEqual(report.ignored, ['schedules', 'pull', 'work_pool.work_queue_name']);
     const backfill = projectDeploymentToEvent(selectDeployment(p, 'backfill'), { id: ID });
     assert.equal((backfill.event.flow_run as { flow_name: string }).flow_name, 'ingest');
+    // Prefect's own matching: the entrypoint function, '-' read as '_'
+    assert.equal(selectDeployment(p, 'build_report/report').name, 'report');
     assert.match(
       problemsOf(() => selectDeployment(p, 'nope'))[0] as string,
       /no deployment 'nope': the file has ingest\/ingest/,
@@ -205,6 +207,10 @@ describe('prefect.yaml → work-pool events', () => {
       /'\{\{ build_image\.image \}\}'.*--job-variable image=VALUE/,
     );
     assert.match(problemsOf(() => parseJobVariables(['image']))[0] as string, /'image' must be key=value/);
+    assert.deepEqual(
+      problemsOf(() => classify({ name: 'x', 'prefect-version': '3.0.0', build: null })),
+      ['deployments: lists no deployment: add one ({name, entrypoint, work_pool})'],
+    );
     assert.deepEqual(parseJobVariables(['cpu=1024', 'env={"A":"1"}', 'image=a:b']), {
       cpu: 1024,
       env: { A: '1' },
