@@ -17,7 +17,8 @@
 // Only the fields acted on are checked and substituted; ignored ones are listed, untouched.
 import * as z from 'zod';
 import { InvalidInputError, type Problem } from '../core/errors.js';
-import { problemsFrom } from '../core/zod-problems.js';
+import { checkInput } from '../core/input-guard.js';
+import { PROTOTYPE_KEYS, problemsFrom } from '../core/zod-problems.js';
 
 /** The keys of one deployment the submitter acts on; every other key is listed as ignored. */
 const USED_DEPLOYMENT_KEYS = new Set(['name', 'entrypoint', 'flow_name', 'parameters', 'tags', 'work_pool']);
@@ -191,6 +192,12 @@ export function parseJobVariables(pairs: readonly string[]): Record<string, unkn
         { path: '--job-variable', message: `'${pair}' must be key=value, e.g. image=repo/flow:1.0` },
       ]);
     }
+    const key = pair.slice(0, at);
+    if (PROTOTYPE_KEYS.has(key)) {
+      throw new InvalidInputError('Unsafe input', [
+        { path: '--job-variable', message: `'${key}' is not allowed as a key (prototype pollution)` },
+      ]);
+    }
     const raw = pair.slice(at + 1);
     let value: unknown = raw;
     try {
@@ -198,7 +205,8 @@ export function parseJobVariables(pairs: readonly string[]): Record<string, unkn
     } catch {
       // plain text
     }
-    out[pair.slice(0, at)] = value;
+    checkInput(value, 'Unsafe input in --job-variable');
+    out[key] = value;
   }
   return out;
 }

@@ -207,6 +207,8 @@ describe('prefect.yaml → work-pool events', () => {
       /'\{\{ build_image\.image \}\}'.*--job-variable image=VALUE/,
     );
     assert.match(problemsOf(() => parseJobVariables(['image']))[0] as string, /'image' must be key=value/);
+    assert.throws(() => parseJobVariables(['__proto__={"x":1}']), /not allowed as a key/);
+    assert.throws(() => parseJobVariables(['env={"__proto__":{"x":1}}']), /__proto__/);
     assert.deepEqual(
       problemsOf(() => classify({ name: 'x', 'prefect-version': '3.0.0', build: null })),
       ['deployments: lists no deployment: add one ({name, entrypoint, work_pool})'],
