@@ -5,7 +5,15 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError, SubmitterError } from '../core/errors.js';
 import { collectSecretValues, maskRequest, redact, scrub } from '../core/secrets.js';
 import type { Unwrapped } from '../events/envelopes.js';
-import { classify, deploymentToEvent, readDocumentFile } from '../events/input.js';
+import { classify, deploymentToEvent, type InputDocument, readDocumentFile } from '../events/input.js';
+import {
+  deploymentLabel,
+  type PrefectProject,
+  type ProjectEntry,
+  parseJobVariables,
+  projectDeploymentToEvent,
+  selectDeployment,
+} from '../events/prefect-yaml.js';
 import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
 import { storeAt } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
@@ -30,12 +38,13 @@ const defaultIo: Io = {
 const USAGE = `submitter — start flow runs on cloud infrastructure, watched by one workflow
 
 Usage:
-  submitter run FILE [--new-flow-run | --flow-run-id ID] [--flow-run-name NAME] [--home DIR] [--blocks LOC] [--quiet]
+  submitter run FILE [--deployment NAME] [--job-variable K=V]… [--new-flow-run | --flow-run-id ID] [--flow-run-name NAME] [--home DIR] [--blocks LOC] [--quiet]
       Run a flow run through the workflow on this machine; exit 0 only when it Completed.
-  submitter preview FILE [--flow-run-id ID] [--flow-run-name NAME] [--blocks LOC]
+  submitter preview FILE [--deployment NAME] [--job-variable K=V]… [--flow-run-id ID] [--flow-run-name NAME] [--blocks LOC]
       Print {"provider", "request"}: the exact provider request, secrets redacted.
-  submitter validate FILE [--blocks LOC] [--remote]
-      Check an event, block or deployment YAML and print every problem with its path;
+  submitter validate FILE [--deployment NAME] [--job-variable K=V]… [--blocks LOC] [--remote]
+      Check an event, block, deployment YAML or prefect.yaml (every deployment, or NAME) and
+      print every problem with its path, and the fields accepted but not acted on ("ignored");
       --remote: also ask the provider (cloud-run-job: Google's validateOnly), creating nothing.
   submitter serve [--port N] [--home DIR] [--blocks LOC] [--insecure-no-auth]
       The Pub/Sub push endpoint on this machine (the trigger's handler, OIDC checked as deployed).
@@ -45,7 +54,9 @@ Usage:
       Save, show (redacted) or list blocks in a block store (a folder, or s3://bucket/prefix).
 
 FILE is a flow-run event (bare, or in an EventBridge / Pub/Sub push / cron envelope),
-a block document (has "type"), or a Prefect deployment YAML.
+a block document (has "type"), a Prefect 2 deployment YAML, or a Prefect 3 prefect.yaml
+(--deployment NAME: 'deployment-name' or 'flow-name/deployment-name'; needed when it has several;
+--job-variable key=value, JSON values allowed, replaces that job variable of the deployment).
 Exit codes: 0 ok / Completed, 1 the run did not complete, 2 bad input.`;
 
 const OPTIONS = {
@@ -56,6 +67,8 @@ const OPTIONS = {
   store: { type: 'string' },
   blocks: { type: 'string' },
   name: { type: 'string' },
+  deployment: { type: 'string' },
+  'job-variable': { type: 'string', multiple: true },
   format: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   remote: { type: 'boolean' },
@@ -66,8 +79,10 @@ const OPTIONS = {
 } as const;
 
 type Flags = {
-  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
-};
+  [K in Exclude<keyof typeof OPTIONS, 'job-variable'>]?: (typeof OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : string;
+} & { 'job-variable'?: string[] };
 
 function usageError(message: string): InvalidInputError {
   return new InvalidInputError('Usage', [
@@ -81,18 +96,64 @@ interface Seen {
   secrets: string[];
 }
 
-async function eventFrom(file: string, flags: Flags, placeholderId: string, seen: Seen): Promise<Unwrapped> {
+/** The event a file stands for, and the fields it holds that are accepted but not acted on. */
+type FileEvent = Unwrapped & { ignored?: string[] };
+
+async function readInput(file: string, seen: Seen): Promise<InputDocument> {
   const raw = await readDocumentFile(file);
   seen.secrets.push(...collectSecretValues(raw));
-  const doc = classify(raw);
-  const identity = {
+  return classify(raw);
+}
+
+function identityFrom(flags: Flags) {
+  return {
     ...(flags['flow-run-id'] ? { id: flags['flow-run-id'] } : {}),
     ...(flags['flow-run-name'] ? { name: flags['flow-run-name'] } : {}),
   };
+}
+
+/** One deployment of a prefect.yaml as a flow-run event (file-level ignored keys included). */
+function projectEvent(
+  project: PrefectProject,
+  entry: ProjectEntry,
+  flags: Flags,
+  placeholderId: string,
+): FileEvent {
+  const identity = identityFrom(flags);
+  const translated = projectDeploymentToEvent(
+    entry,
+    { id: identity.id ?? placeholderId, name: identity.name },
+    parseJobVariables(flags['job-variable'] ?? []),
+    process.env,
+  );
+  return {
+    kind: 'flow-run-event',
+    event: translated.event,
+    ignored: [...project.ignored, ...translated.ignored.map((k) => `deployments[${entry.index}].${k}`)],
+  };
+}
+
+async function eventFrom(file: string, flags: Flags, placeholderId: string, seen: Seen): Promise<FileEvent> {
+  const doc = await readInput(file, seen);
+  return eventOf(doc, flags, placeholderId);
+}
+
+function eventOf(doc: InputDocument, flags: Flags, placeholderId: string): FileEvent {
+  const identity = identityFrom(flags);
+  if (flags.deployment !== undefined && doc.kind !== 'project') {
+    throw usageError('--deployment picks a deployment of a prefect.yaml; this file is not one');
+  }
+  if (flags['job-variable'] && doc.kind !== 'project') {
+    throw usageError("--job-variable sets a prefect.yaml deployment's job variables; this file is not one");
+  }
+  if (doc.kind === 'project') {
+    return projectEvent(doc.project, selectDeployment(doc.project, flags.deployment), flags, placeholderId);
+  }
   if (doc.kind === 'deployment') {
     return {
       kind: 'flow-run-event',
       event: deploymentToEvent(doc.deployment, { id: identity.id ?? placeholderId, ...identity }),
+      ignored: doc.ignored,
     };
   }
   if (doc.kind === 'block') {
@@ -202,9 +263,57 @@ async function previewCommand(file: string, flags: Flags, io: Io, seen: Seen): P
   return 0;
 }
 
-async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
+/** `validate` on a prefect.yaml without --deployment: each deployment checked and reported. */
+async function validateProject(
+  file: string,
+  project: PrefectProject,
+  flags: Flags,
+  io: Io,
+  seen: Seen,
+): Promise<number> {
   const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
-  const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID, seen);
+  let failed = 0;
+  if (project.ignored.length > 0) io.out(`ignored (accepted, not acted on): ${project.ignored.join(', ')}`);
+  for (const entry of project.deployments) {
+    const label = deploymentLabel(entry);
+    try {
+      const fileEvent = projectEvent(project, entry, flags, FLOW_RUN_PLACEHOLDER_ID);
+      await noteStoredBlock(deps.blocks, fileEvent.event, seen);
+      const problems = await findProblems(fileEvent.event, deps.blocks, deps.loadSpec);
+      if (problems.length > 0)
+        throw new InvalidInputError(`${label}: ${problemCount(problems.length)}`, problems);
+      const event = parseFlowRunEvent(fileEvent.event);
+      const target = await resolveTarget(event, deps.blocks);
+      io.out(`valid: ${label} on a ${target.block.type} block (${target.source})`);
+      const own = (fileEvent.ignored ?? []).filter((k) => !project.ignored.includes(k));
+      if (own.length > 0) io.out(`  ignored (accepted, not acted on): ${own.join(', ')}`);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError) && !(error instanceof SubmitterError)) throw error;
+      failed++;
+      io.err(
+        scrub(
+          error instanceof InvalidInputError ? error.message : `${error.name}: ${error.message}`,
+          seen.secrets,
+        ),
+      );
+    }
+  }
+  if (failed > 0) {
+    io.err(`${file}: ${failed} of ${project.deployments.length} deployments invalid`);
+    return 2;
+  }
+  return 0;
+}
+
+const problemCount = (n: number) => `${n} problem${n > 1 ? 's' : ''}`;
+
+async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
+  const doc = await readInput(file, seen);
+  if (doc.kind === 'project' && flags.deployment === undefined) {
+    return validateProject(file, doc.project, flags, io, seen);
+  }
+  const deps = await localDeps({ ...(flags.blocks ? { blocks: flags.blocks } : {}) });
+  const unwrapped = eventOf(doc, flags, FLOW_RUN_PLACEHOLDER_ID);
   await noteStoredBlock(deps.blocks, unwrapped.event, seen);
   const problems = await findProblems(unwrapped.event, deps.blocks, deps.loadSpec);
   if (problems.length > 0) {
@@ -218,6 +327,9 @@ async function validateCommand(file: string, flags: Flags, io: Io, seen: Seen): 
   io.out(
     `valid: ${unwrapped.kind} for flow run ${event.flow_run.id} on a ${target.block.type} block (${target.source})`,
   );
+  if (unwrapped.ignored && unwrapped.ignored.length > 0) {
+    io.out(`ignored (accepted, not acted on): ${unwrapped.ignored.join(', ')}`);
+  }
   if (!flags.remote) return 0;
   const remote = await (await import('./remote.js')).remoteValidate(target);
   (remote.ok ? io.out : io.err)(remote.line);

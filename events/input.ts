@@ -1,5 +1,5 @@
 // Reading what a user hands the CLI: a flow-run event in any envelope, a bare block
-// document, or a Prefect deployment YAML — JSON or YAML.
+// document, a Prefect 2 deployment YAML or a Prefect 3 prefect.yaml — JSON or YAML.
 
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -8,14 +8,19 @@ import { InvalidInputError } from '../core/errors.js';
 import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import { problemsFrom } from '../core/zod-problems.js';
 import { type Unwrapped, unwrap } from './envelopes.js';
+import { ignoredPrefect2Keys, isPrefectYaml, type PrefectProject, readProject } from './prefect-yaml.js';
 import type { FlowRunEventInput } from './schema.js';
 
 export type InputDocument =
   | { kind: 'event'; unwrapped: Unwrapped }
   | { kind: 'block'; block: Record<string, unknown> }
-  | { kind: 'deployment'; deployment: Deployment };
+  | { kind: 'deployment'; deployment: Deployment; ignored: string[] }
+  | { kind: 'project'; project: PrefectProject };
 
-/** The part of a Prefect deployment YAML that matters here; the rest is accepted and ignored. */
+/**
+ * The part of a Prefect 2 deployment YAML that matters here; the rest is accepted and listed
+ * as ignored by `validate` (ignoredPrefect2Keys).
+ */
 export const DeploymentSchema = z.looseObject({
   name: z.string().min(1).optional(),
   flow_name: z.string().min(1).optional(),
@@ -54,8 +59,9 @@ export function classify(doc: unknown): InputDocument {
     if ('infrastructure' in record && !('flow_run' in record) && !('deployment' in record)) {
       const parsed = DeploymentSchema.safeParse(record);
       if (!parsed.success) throw new InvalidInputError('Invalid deployment YAML', problemsFrom(parsed.error));
-      return { kind: 'deployment', deployment: parsed.data };
+      return { kind: 'deployment', deployment: parsed.data, ignored: ignoredPrefect2Keys(record) };
     }
+    if (isPrefectYaml(record)) return { kind: 'project', project: readProject(record) };
   }
   return { kind: 'event', unwrapped: unwrap(doc) };
 }
