@@ -78,8 +78,15 @@ describe('the synthesized workflow, run locally', () => {
       PREPARE_FUNCTION: localName(functionId(FUNCTIONS.prepare.description)),
       REPORT_FUNCTION: localName(functionId(FUNCTIONS.report.description)),
     };
-    // the deployed settings (provider routing, poll cap); the store and blocks stay local
-    const { SUBMITTER_STORE: _store, ...deployed } = prepareEnv;
+    // the deployed settings (provider routing, poll cap); the store and blocks stay local, and the
+    // Prefect API (a server this test has not got; test/prefect-lifecycle.test.ts runs it on the fake) is left out
+    const {
+      SUBMITTER_STORE: _store,
+      PREFECT_API_URL: _prefectUrl,
+      PREFECT_API_KEY_SECRET_ARN: _prefectKey,
+      ...deployed
+    } = prepareEnv;
+    assert.equal(_prefectUrl, 'https://prefect.example.com/api', 'Prepare is deployed with the Prefect API');
     const { deps, reports } = await testDeps({ env: { ...deployed, ...names } });
     const event = await sample('process-flow-run.json');
     (event.flow_run as Record<string, unknown>).id = randomUUID();
