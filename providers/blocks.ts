@@ -4,6 +4,7 @@ import { InvalidInputError, type Problem } from '../core/errors.js';
 import { problemsFrom, shownValue } from '../core/zod-problems.js';
 import { PREFECT_META_FIELDS } from './base.js';
 import { MANIFEST_TYPES, type Manifests, manifestField } from './manifests.js';
+import { canonicalBlock, stripBlockMeta } from './prefect2.js';
 
 export type BlockType = keyof Manifests;
 /** Every type's block schema, from its manifest (providers/<type>/manifest.ts). */
@@ -23,10 +24,14 @@ export interface ParseBlockOptions {
   overridden?: ReadonlySet<string>;
 }
 
-function stripMeta(doc: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...doc };
-  for (const key of PREFECT_META_FIELDS) delete out[key];
-  return out;
+const NAME_MAPS = manifestField('nameMaps');
+/** Each type's nested-block fields (its manifest's `nestedBlocks`). */
+export const NESTED_BLOCKS = manifestField('nestedBlocks');
+
+/** The document as its type's schema reads it: an alias type mapped, Prefect's metadata dropped at any depth. */
+function prepare(doc: Record<string, unknown>, prefix: string): Record<string, unknown> {
+  const canonical = canonicalBlock(doc, prefix);
+  return stripBlockMeta(canonical, isBlockType(canonical.type) ? NAME_MAPS[canonical.type] : []);
 }
 
 /** Validates a block document against its type's schema; every problem names its field. */
@@ -37,7 +42,7 @@ export function parseBlock(doc: unknown, options: ParseBlockOptions = {}): Block
       { path: prefix, message: 'expected an object with a "type"' },
     ]);
   }
-  const record = stripMeta(doc as Record<string, unknown>);
+  const record = prepare(doc as Record<string, unknown>, prefix);
   if (!isBlockType(record.type)) {
     throw new InvalidInputError('Invalid infrastructure block', [
       {
@@ -69,9 +74,11 @@ export function checkOverriddenFields(
   fields: ReadonlySet<string>,
   options: ParseBlockOptions = {},
 ): void {
-  const type = doc.type;
-  if (fields.size === 0 || !isBlockType(type)) return;
+  if (fields.size === 0) return;
   const prefix = options.path ?? 'infrastructure';
+  doc = prepare(doc, prefix);
+  const type = doc.type;
+  if (!isBlockType(type)) return;
   const shape: Readonly<Record<string, z.ZodType>> = BLOCK_SCHEMAS[type].shape;
   const problems: Problem[] = [];
   for (const field of fields) {

@@ -84,6 +84,11 @@ export interface ManifestFields<T extends string, B extends Block, C extends Con
   loadProvider(): Promise<Provider<B>>;
   /** Top-level fields whose keys are free-form names (they may hold dots): `secrets.A.B` is one name. */
   nameMaps: readonly string[];
+  /**
+   * Fields that hold a nested block document, and its Prefect block type slug: such a field may
+   * also be given by slug (`"aws_credentials": "aws-credentials/prod"`), resolved from the block store.
+   */
+  nestedBlocks?: Readonly<Record<string, string>>;
   /** Its Lambda function's bundle. */
   bundle: FunctionBundle;
   /**

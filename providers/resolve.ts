@@ -3,9 +3,10 @@ import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/err
 import { collectSecretValues, scrub } from '../core/secrets.js';
 import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent } from '../events/schema.js';
 import type { BlockStore } from './block-store.js';
-import { type Block, checkOverriddenFields, parseBlock } from './blocks.js';
+import { type Block, checkOverriddenFields, isBlockType, NESTED_BLOCKS, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
 import type { Target } from './port.js';
+import { canonicalBlock, resolveNestedBlocks } from './prefect2.js';
 import type { SpecLoader } from './specs.js';
 
 export interface Resolved extends Target {
@@ -33,7 +34,9 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | u
     source = slug;
     path = `infrastructure_block(${slug})`;
   }
-  const { block: merged, touched } = applyOverrides(doc, event.infra_overrides);
+  doc = await withNestedBlocks(doc, blocks, path);
+  const { block: overridden, touched } = applyOverrides(doc, event.infra_overrides);
+  const merged = await withNestedBlocks(overridden, blocks, path);
   // the block as given must be valid by itself: an override must not hide a bad stored value
   checkOverriddenFields(doc, touched, { path });
   const block: Block = parseBlock(merged, { path, overridden: touched });
@@ -95,7 +98,9 @@ export async function findProblems(
       path = `infrastructure_block(${record.infrastructure_block})`;
     }
     if (doc) {
-      const { block, touched } = applyOverrides(doc, overrides);
+      doc = await withNestedBlocks(doc, blocks, path);
+      const { block: overridden, touched } = applyOverrides(doc, overrides);
+      const block = await withNestedBlocks(overridden, blocks, path);
       try {
         checkOverriddenFields(doc, touched, { path });
       } catch (error) {
@@ -121,6 +126,17 @@ export async function findProblems(
     seen.add(key);
     return true;
   });
+}
+
+/** Nested blocks given by slug (the type's `nestedBlocks`) replaced by their documents from the store. */
+async function withNestedBlocks(
+  doc: Record<string, unknown>,
+  blocks: BlockSource | undefined,
+  path: string,
+): Promise<Record<string, unknown>> {
+  const canonical = canonicalBlock(doc, path);
+  if (!isBlockType(canonical.type)) return doc;
+  return resolveNestedBlocks(canonical, NESTED_BLOCKS[canonical.type], blocks, path);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -36,6 +36,7 @@ export const cloudRunJobManifest: ProviderManifest<'cloud-run-job', CloudRunJobB
       (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
         .cloudRunJobProvider,
     nameMaps: [...BASE_NAME_MAPS, 'env_from_secrets'],
+    nestedBlocks: { credentials: 'gcp-credentials' },
     bundle: { entry: 'functions/infra/cloud-run-job.ts', externals: [] },
     config: GOOGLE_CONFIG,
     environment: (google) => ({

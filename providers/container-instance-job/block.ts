@@ -6,6 +6,8 @@ export const AzureCredentialsSchema = z.strictObject({
   tenant_id: z.string(),
   client_id: z.string(),
   client_secret: secret(z.string()),
+  /** prefect-azure's extra credential arguments: accepted, not acted on. */
+  credential_kwargs: z.record(z.string(), z.unknown()).default({}),
 });
 
 /** `container-instance-job`: an Azure Container Instances container group. */

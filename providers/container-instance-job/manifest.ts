@@ -57,6 +57,10 @@ export const containerInstanceJobManifest: ProviderManifest<
     (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
       .containerInstanceJobProvider,
   nameMaps: BASE_NAME_MAPS,
+  nestedBlocks: {
+    aci_credentials: 'azure-container-instance-credentials',
+    image_registry: 'docker-registry',
+  },
   bundle: { entry: 'functions/infra/container-instance-job.ts', externals: [] },
   config: AZURE_CONFIG,
   environment: azureEnvironment,

@@ -56,6 +56,7 @@ export const dockerContainerManifest: ProviderManifest<
     (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
       .dockerContainerProvider,
   nameMaps: BASE_NAME_MAPS,
+  nestedBlocks: { image_registry: 'docker-registry' },
   bundle: { entry: 'functions/infra/docker-container.ts', externals: [] },
   config: DOCKER_CONFIG,
   environment: dockerEnvironment,

@@ -67,6 +67,9 @@ export function clientConfig(credentials: AwsCredentials, extra: ClientConfig = 
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000, throwOnRequestTimeout: true },
     ...extra,
     ...(credentials.region_name ? { region: credentials.region_name } : {}),
+    ...(credentials.aws_client_parameters?.endpoint_url
+      ? { endpoint: credentials.aws_client_parameters.endpoint_url }
+      : {}),
     ...(credentials.profile_name ? { profile: credentials.profile_name } : {}),
     ...(credentials.aws_access_key_id && credentials.aws_secret_access_key
       ? {
@@ -84,7 +87,13 @@ function cacheKey(credentials: AwsCredentials): string {
   const secret = createHash('sha256')
     .update(`${credentials.aws_secret_access_key ?? ''}|${credentials.aws_session_token ?? ''}`)
     .digest('hex');
-  return [credentials.region_name, credentials.profile_name, credentials.aws_access_key_id, secret].join('|');
+  return [
+    credentials.region_name,
+    credentials.aws_client_parameters?.endpoint_url,
+    credentials.profile_name,
+    credentials.aws_access_key_id,
+    secret,
+  ].join('|');
 }
 
 /** An EC2 client and the SDK it came from (its commands). */

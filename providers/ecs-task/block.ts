@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { isSecretEnvName, secret } from '../../core/secret-marks.js';
 import { blockSchema, JsonPatchSchema } from '../base.js';
+import { noneMeansDefault, prefectNumber } from '../prefect2.js';
 
 export const AwsCredentialsSchema = z.strictObject({
   aws_access_key_id: z.string().nullable().default(null),
@@ -8,6 +9,18 @@ export const AwsCredentialsSchema = z.strictObject({
   aws_session_token: secret(z.string()).nullable().default(null),
   profile_name: z.string().nullable().default(null),
   region_name: z.string().nullable().default(null),
+  /** prefect-aws's client settings: `endpoint_url` is used; the others are accepted and not acted on. */
+  aws_client_parameters: z
+    .strictObject({
+      api_version: z.string().nullable().default(null),
+      use_ssl: z.boolean().default(true),
+      verify: z.union([z.boolean(), z.string()]).nullable().default(null),
+      verify_cert_path: z.string().nullable().default(null),
+      endpoint_url: z.string().nullable().default(null),
+      config: z.record(z.string(), z.unknown()).nullable().default(null),
+    })
+    .nullable()
+    .default(null),
 });
 export type AwsCredentials = z.infer<typeof AwsCredentialsSchema>;
 
@@ -18,6 +31,7 @@ const noCredentials = (): AwsCredentials => ({
   aws_session_token: null,
   profile_name: null,
   region_name: null,
+  aws_client_parameters: null,
 });
 
 const Arn = z.string().regex(/^arn:aws[a-z-]*:/, { message: "must be an ARN ('arn:aws:…')" });
@@ -32,9 +46,9 @@ export const EcsTaskBlockSchema = blockSchema('ecs-task', {
   aws_credentials: AwsCredentialsSchema.default(noCredentials),
   image: z.string().min(1).nullable().default(null),
   /** CPU units (1024 = 1 vCPU): task level on Fargate, container level on EC2/External. */
-  cpu: z.number().int().positive().default(ECS_DEFAULT_CPU),
+  cpu: noneMeansDefault(prefectNumber(z.number().int().positive()), ECS_DEFAULT_CPU),
   /** MiB: task level on Fargate, container level on EC2/External. */
-  memory: z.number().int().positive().default(ECS_DEFAULT_MEMORY),
+  memory: noneMeansDefault(prefectNumber(z.number().int().positive()), ECS_DEFAULT_MEMORY),
   cluster: z.string().min(1).nullable().default(null),
   launch_type: z.enum(['FARGATE', 'EC2', 'EXTERNAL', 'FARGATE_SPOT']).default('FARGATE'),
   capacity_provider_strategy: z
@@ -62,14 +76,14 @@ export const EcsTaskBlockSchema = blockSchema('ecs-task', {
   family: z.string().nullable().default(null),
   task_role_arn: Arn.nullable().default(null),
   execution_role_arn: Arn.nullable().default(null),
-  configure_cloudwatch_logs: z.boolean().default(false),
+  configure_cloudwatch_logs: noneMeansDefault(z.boolean(), false),
   cloudwatch_logs_options: z.record(z.string(), z.string()).default({}),
   /** Accepted for compatibility: the last log lines are reported when the run ends (logs_tail). */
   stream_output: z.boolean().nullable().default(null),
-  container_name: z.string().min(1).default(ECS_DEFAULT_CONTAINER),
+  container_name: noneMeansDefault(z.string().min(1), ECS_DEFAULT_CONTAINER),
   task_customizations: JsonPatchSchema,
-  task_start_timeout_seconds: z.number().int().positive().default(120),
-  task_watch_poll_interval: z.number().positive().default(5),
+  task_start_timeout_seconds: noneMeansDefault(prefectNumber(z.number().int().positive()), 120),
+  task_watch_poll_interval: noneMeansDefault(prefectNumber(z.number().positive()), 5),
   auto_deregister_task_definition: z.boolean().default(false),
   /** Environment variable name → Secrets Manager or SSM parameter ARN (sent as container `secrets`). */
   secrets: z

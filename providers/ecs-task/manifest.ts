@@ -139,6 +139,7 @@ export const ecsTaskManifest: ProviderManifest<'ecs-task', EcsTaskBlock, typeof 
     (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
       .ecsTaskProvider,
   nameMaps: [...BASE_NAME_MAPS, 'secrets', 'cloudwatch_logs_options'],
+  nestedBlocks: { aws_credentials: 'aws-credentials' },
   // The EC2 SDK (1.2 MB) serves only the default-network lookup, which the deployment's
   // ECS_SUBNETS / ECS_SECURITY_GROUPS make unnecessary; when a block still needs it, the
   // Lambda runtime's SDK provides it.

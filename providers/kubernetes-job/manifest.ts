@@ -58,6 +58,7 @@ export const kubernetesJobManifest: ProviderManifest<
     (await importAtRunTime<typeof import('./index.js')>(new URL('./index.js', import.meta.url)))
       .kubernetesJobProvider,
   nameMaps: BASE_NAME_MAPS,
+  nestedBlocks: { cluster_config: 'kubernetes-cluster-config' },
   bundle: { entry: 'functions/infra/kubernetes-job.ts', externals: [] },
   config: KUBERNETES_CONFIG,
   environment: kubernetesEnvironment,

@@ -1,0 +1,110 @@
+// Prefect 2 exports as Prefect writes them (issue 14 part 4).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { InvalidInputError } from '../core/errors.js';
+import { parseBlock } from '../providers/blocks.js';
+import { resolveNestedBlocks } from '../providers/prefect2.js';
+import { ROOT, tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+const BIN = join(ROOT, 'bin', 'submitter.js');
+const FIX = join('test', 'fixtures', 'prefect2');
+
+async function submitter(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('Prefect 2 exports', () => {
+  it('an ECS deployment YAML with nested metadata and cpu/memory null previews', async () => {
+    const out = await submitter(['preview', join(FIX, 'ecs-deployment.yaml')]);
+    assert.equal(out.code, 0, out.stderr);
+    const preview = JSON.parse(out.stdout);
+    assert.equal(preview.provider, 'ecs-task');
+    assert.doesNotMatch(out.stdout, /SECRETEXAMPLEVALUE123/);
+  });
+
+  it('its masked ********** secret is refused naming the field', async () => {
+    const out = await submitter(['preview', join(FIX, 'ecs-deployment-masked.yaml')]);
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /aws_credentials\.aws_secret_access_key/);
+  });
+
+  it('metadata at depth 3 is dropped; numeric strings are numbers; non-numeric ones are refused by field', () => {
+    const block = parseBlock({
+      type: 'ecs-task',
+      cpu: '256',
+      memory: '512',
+      task_start_timeout_seconds: '120',
+      aws_credentials: { aws_client_parameters: { config: { _block_document_id: 'x', retries: 3 } } },
+    });
+    assert.equal(block.type, 'ecs-task');
+    if (block.type !== 'ecs-task') return;
+    assert.equal(block.cpu, 256);
+    assert.equal(block.memory, 512);
+    assert.equal(block.task_start_timeout_seconds, 120);
+    assert.deepEqual(block.aws_credentials.aws_client_parameters?.config, { retries: 3 });
+    assert.throws(
+      () => parseBlock({ type: 'ecs-task', cpu: 'lots' }),
+      (e: unknown) =>
+        e instanceof InvalidInputError && e.problems.some((p) => p.path === 'infrastructure.cpu'),
+    );
+  });
+
+  it('a nested block by slug resolves from the store; a missing one names the field', async () => {
+    const store = {
+      async get(slug: string) {
+        if (slug === 'aws-credentials/prod') return { type: 'aws-credentials', region_name: 'eu-west-1' };
+        const { BlockNotFoundError } = await import('../core/errors.js');
+        throw new BlockNotFoundError(slug, 'test store');
+      },
+    };
+    const fields = { aws_credentials: 'aws-credentials' };
+    const doc = await resolveNestedBlocks(
+      { type: 'ecs-task', aws_credentials: 'aws-credentials/prod' },
+      fields,
+      store,
+      'infrastructure',
+    );
+    const block = parseBlock(doc);
+    assert.ok(block.type === 'ecs-task' && block.aws_credentials.region_name === 'eu-west-1');
+    await assert.rejects(
+      resolveNestedBlocks(
+        { type: 'ecs-task', aws_credentials: 'aws-credentials/gone' },
+        fields,
+        store,
+        'infrastructure',
+      ),
+      (e: unknown) =>
+        e instanceof InvalidInputError && e.problems.some((p) => p.path === 'infrastructure.aws_credentials'),
+    );
+  });
+
+  it('cloud-run-job-v2 previews as a cloud-run-job', async () => {
+    const dir = await tempDir();
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, 'v2.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        type: 'cloud-run-job-v2',
+        project: 'p',
+        region: 'us-central1',
+        cpu: '1000m',
+        memory: '512Mi',
+      }),
+    );
+    const out = await submitter(['preview', file]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(JSON.parse(out.stdout).provider, 'cloud-run-job');
+  });
+});
