@@ -1,0 +1,244 @@
+// prefect3/render.ts against Prefect's templating (src/prefect/utilities/templating/__init__.py
+// and BaseJobConfiguration.from_template_and_values in src/prefect/workers/base.py, PrefectHQ/prefect
+// ce79dd3): expected values are what those functions return for the same input.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { InvalidInputError } from '../core/errors.js';
+import { FolderStore } from '../core/store.js';
+import { applyValues, getFromDict, NOT_SET, pythonStr, renderJobConfiguration } from '../prefect3/render.js';
+import { BlockStore } from '../providers/block-store.js';
+import { ROOT, tempDir } from './helpers.js';
+
+async function emptyBlocks(): Promise<BlockStore> {
+  return new BlockStore(new FolderStore(await tempDir()));
+}
+
+function problemPaths(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof InvalidInputError, String(error));
+    return error.problems.map((p) => p.path);
+  }
+  assert.fail('expected an InvalidInputError');
+}
+
+async function rejects(promise: Promise<unknown>): Promise<InvalidInputError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof InvalidInputError, String(error));
+    return error;
+  }
+  assert.fail('expected an InvalidInputError');
+}
+
+test('a whole-string placeholder takes the value with its type; a missing one removes the key and list item', () => {
+  const template = {
+    a: '{{ a }}',
+    b: '{{b}}',
+    list: ['{{ a }}', '{{ missing }}', 'x'],
+    n: 3,
+    t: true,
+    z: null,
+  };
+  assert.deepEqual(applyValues(template, { a: { deep: [1] }, b: 7 }), {
+    a: { deep: [1] },
+    b: 7,
+    list: [{ deep: [1] }, 'x'],
+    n: 3,
+    t: true,
+    z: null,
+  });
+  assert.equal(applyValues('{{ missing }}', {}), NOT_SET);
+});
+
+test('interpolation uses Python str(): True, None, dict repr; missing → ""', () => {
+  assert.equal(
+    applyValues('x={{ t }} n={{ n }} d={{ d }} l={{ l }} m={{ m }}!', {
+      t: true,
+      n: null,
+      d: { a: 1, b: "it's" },
+      l: ['s', false],
+    }),
+    `x=True n=None d={'a': 1, 'b': "it's"} l=['s', False] m=!`,
+  );
+  assert.equal(pythonStr(1.5), '1.5');
+});
+
+test('dotted and indexed placeholders walk dicts and lists as get_from_dict does', () => {
+  const values = { a: { b: [10, { c: 'deep' }] }, d: { '0': 'never' } };
+  assert.equal(applyValues('{{ a.b[1].c }}', values), 'deep');
+  assert.equal(applyValues('{{ a.b.0 }}', values), 10);
+  assert.equal(applyValues('{{ a.b[-1].c }}', values), 'deep');
+  // an integer segment never matches a dict key (Python: dict[0] on {'0': …} is a KeyError)
+  assert.equal(getFromDict(values, 'd.0'), NOT_SET);
+});
+
+test('block and variable placeholders are left for later by apply_values; $ENV is refused naming the place', () => {
+  assert.equal(applyValues('{{ prefect.blocks.secret.x }}', {}), '{{ prefect.blocks.secret.x }}');
+  assert.equal(applyValues('a {{ prefect.variables.v }} {{ s }}', { s: 1 }), 'a {{ prefect.variables.v }} 1');
+  assert.deepEqual(
+    problemPaths(() => applyValues({ env: { HOME: 'x{{ $HOME }}' } }, {}, 'job')),
+    ['job.env.HOME'],
+  );
+  assert.deepEqual(
+    problemPaths(() => applyValues(['{{ $HOME }}'], {}, 'job')),
+    ['job[0]'],
+  );
+});
+
+test('defaults, env merge and dot-key job variables follow from_template_and_values', async () => {
+  const template = {
+    job_configuration: {
+      env: { BASE: 'b', KEEP: 'k' },
+      cmd: '{{ command }}',
+      n: '{{ count }}',
+      gone: '{{ nothing }}',
+    },
+    variables: {
+      properties: {
+        env: { type: 'object', additionalProperties: { type: 'string' }, default: { DEF: 'd' } },
+        command: { type: 'string', default: 'run' },
+        count: { type: 'integer', default: null },
+        nothing: { type: 'string' },
+      },
+    },
+  };
+  const config = await renderJobConfiguration(
+    template,
+    { 'env.FOO': 'f', env: { BASE: 'override' }, count: 3 },
+    { blocks: await emptyBlocks(), path: 'work_pool(t)' },
+  );
+  assert.deepEqual(config, { env: { BASE: 'override', KEEP: 'k', DEF: 'd', FOO: 'f' }, cmd: 'run', n: 3 });
+});
+
+test('job variables are checked against the schema, each problem naming job_variables.<var>', async () => {
+  const ecs = JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', 'ecs.json'), 'utf8'));
+  const error = await rejects(
+    renderJobConfiguration(
+      ecs,
+      {
+        cpu: '1024',
+        memory: 1.5,
+        launch_type: 'LAMBDA',
+        env: { A: 1 },
+        capacity_provider_strategy: [{ capacityProvider: 'FARGATE', weight: 'x' }],
+        cpuu: 1,
+        image: null,
+      },
+      { blocks: await emptyBlocks(), path: 'work_pool(ecs)' },
+    ),
+  );
+  const byPath = new Map(error.problems.map((p) => [p.path, p.message]));
+  assert.match(byPath.get('job_variables.cpu') ?? '', /expected integer, got string/);
+  assert.match(byPath.get('job_variables.memory') ?? '', /expected integer, got number 1.5/);
+  assert.match(byPath.get('job_variables.launch_type') ?? '', /must be one of "FARGATE"/);
+  assert.match(byPath.get('job_variables.env.A') ?? '', /expected string/);
+  assert.match(byPath.get('job_variables.capacity_provider_strategy[0].weight') ?? '', /expected integer/);
+  assert.match(byPath.get('job_variables.cpuu') ?? '', /did you mean 'cpu'/);
+  assert.equal(byPath.has('job_variables.image'), false, 'null is "not set"');
+});
+
+test('a variable no schema declares but a custom template reads is accepted', async () => {
+  const config = await renderJobConfiguration(
+    { job_configuration: { x: '{{ custom }}' }, variables: { properties: {} } },
+    { custom: [1] },
+    { blocks: await emptyBlocks(), path: 'work_pool(c)' },
+  );
+  assert.deepEqual(config, { x: [1] });
+});
+
+test('prefect.blocks and prefect.variables resolve from the store', async () => {
+  const dir = await tempDir();
+  const blocks = new BlockStore(new FolderStore(dir));
+  await blocks.put('secret/token', { type: 'secret', value: 's3cr3t' });
+  await blocks.put('aws-credentials/prod', {
+    type: 'aws-credentials',
+    region_name: 'eu-west-1',
+    _is_anonymous: false,
+  });
+  await blocks.store.put('variables.json', JSON.stringify({ image_tag: '3.1', n: 2 }));
+  const config = await renderJobConfiguration(
+    {
+      job_configuration: {
+        token: '{{ prefect.blocks.secret.token }}',
+        creds: '{{ prefect.blocks.aws-credentials.prod }}',
+        region: 'r={{ prefect.blocks.aws-credentials.prod.region_name }}',
+        image: 'repo:{{ prefect.variables.image_tag }}',
+        n: '{{ prefect.variables.n }}',
+        missing: '{{ prefect.variables.nope }}',
+        via_job_variable: '{{ creds }}',
+      },
+      variables: { properties: { creds: { type: 'string' } } },
+    },
+    { creds: '{{ prefect.blocks.secret.token }}' },
+    { blocks, path: 'work_pool(b)' },
+  );
+  assert.deepEqual(config, {
+    token: 's3cr3t',
+    creds: { region_name: 'eu-west-1' },
+    region: 'r=eu-west-1',
+    image: 'repo:3.1',
+    n: 2,
+    missing: '',
+    via_job_variable: 's3cr3t',
+  });
+  const inline = await rejects(
+    renderJobConfiguration(
+      { job_configuration: { a: 'x{{ prefect.blocks.aws-credentials.prod }}' }, variables: {} },
+      {},
+      { blocks, path: 'work_pool(b)' },
+    ),
+  );
+  assert.equal(inline.problems[0]?.path, 'work_pool(b).job_configuration.a');
+  const byId = await rejects(
+    renderJobConfiguration(
+      { job_configuration: { a: { $ref: { block_document_id: 'abc' } } }, variables: {} },
+      {},
+      { blocks, path: 'work_pool(b)' },
+    ),
+  );
+  assert.match(byId.problems[0]?.message ?? '', /prefect\.blocks\.TYPE\.NAME/);
+});
+
+test('each shipped default template renders with no job variables to a config without placeholders', async () => {
+  const dir = join(ROOT, 'prefect3', 'templates');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+  assert.equal(files.length, 7);
+  for (const file of files) {
+    const template = JSON.parse(await readFile(join(dir, file), 'utf8'));
+    const blocks = await emptyBlocks();
+    const config = await renderJobConfiguration(
+      template,
+      {},
+      { blocks, path: `work_pool(${file})`, ignoreRequired: true },
+    );
+    assert.doesNotMatch(JSON.stringify(config), /\{\{/, file);
+  }
+});
+
+test('a required job variable that is missing is named', async () => {
+  const aci = JSON.parse(
+    await readFile(join(ROOT, 'prefect3', 'templates', 'azure-container-instance.json'), 'utf8'),
+  );
+  const error = await rejects(
+    renderJobConfiguration(aci, {}, { blocks: await emptyBlocks(), path: 'work_pool(aci)' }),
+  );
+  assert.deepEqual(error.problems.map((p) => p.path).sort(), [
+    'job_variables.resource_group_name',
+    'job_variables.subscription_id',
+  ]);
+});
+
+test('hostile job variables are refused before any work', async () => {
+  const error = await rejects(
+    renderJobConfiguration({ job_configuration: {}, variables: {} }, JSON.parse('{"__proto__": 1}'), {
+      blocks: await emptyBlocks(),
+      path: 'work_pool(h)',
+    }),
+  );
+  assert.match(error.problems[0]?.path ?? '', /job_variables/);
+});
