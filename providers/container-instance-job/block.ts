@@ -1,13 +1,13 @@
 import * as z from 'zod';
-import { secret } from '../../core/secret-marks.js';
+import { secret, secretDocument } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
 
 export const AzureCredentialsSchema = z.strictObject({
   tenant_id: z.string(),
   client_id: z.string(),
   client_secret: secret(z.string()),
-  /** prefect-azure's extra credential arguments: accepted, not acted on. */
-  credential_kwargs: z.record(z.string(), z.unknown()).default({}),
+  /** prefect-azure's extra credential arguments: accepted, not acted on; secret-looking keys redacted like a kubeconfig's. */
+  credential_kwargs: secretDocument(z.record(z.string(), z.unknown())).optional(),
 });
 
 /** `container-instance-job`: an Azure Container Instances container group. */
