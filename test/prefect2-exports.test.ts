@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { InvalidInputError } from '../core/errors.js';
 import { parseBlock } from '../providers/blocks.js';
 import { resolveNestedBlocks } from '../providers/prefect2.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, tempDir, testDeps } from './helpers.js';
 
 const run = promisify(execFile);
 const BIN = join(ROOT, 'bin', 'submitter.js');
@@ -106,5 +106,27 @@ describe('Prefect 2 exports', () => {
     const out = await submitter(['preview', file]);
     assert.equal(out.code, 0, out.stderr);
     assert.equal(JSON.parse(out.stdout).provider, 'cloud-run-job');
+  });
+});
+
+describe('a block type alias in a deployment', () => {
+  it('runs on the provider it names: cloud-run-job-v2 is enabled where cloud-run-job is, refused where it is not', async () => {
+    const { checkEnabled } = await import('../functions/lib/context.js');
+    const { parseFlowRunEvent } = await import('../events/schema.js');
+    const event = parseFlowRunEvent({
+      flow_run: { id: '0b3b3c3e-0000-4000-8000-000000000001' },
+      infrastructure_block: 'cloud-run-job-v2/prod',
+    });
+    const google = await testDeps({ env: { PROVIDER_FUNCTIONS: '{"cloud-run-job":"fn-google"}' } });
+    assert.doesNotThrow(() => checkEnabled(google.deps, event));
+    const local = await testDeps({ env: { PROVIDER_FUNCTIONS: '{"process":"fn-process"}' } });
+    assert.throws(
+      () => checkEnabled(local.deps, event),
+      (error: unknown) =>
+        error instanceof InvalidInputError &&
+        error.problems.some(
+          (p) => p.path === 'infrastructure_block' && /'cloud-run-job' is not enabled/.test(p.message),
+        ),
+    );
   });
 });

@@ -4,6 +4,7 @@ import { InvalidInputError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
 import type { BlockType } from '../../providers/blocks.js';
+import { BLOCK_TYPE_ALIASES } from '../../providers/prefect2.js';
 import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
 import type { Deps } from './deps.js';
 import { pinnedBlockKey } from './state.js';
@@ -95,7 +96,9 @@ async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved>
 /** A block type this deployment has no provider function for is refused with the list of those it has. */
 export function checkEnabled(deps: Deps, event: FlowRunEvent): void {
   const enabled = deps.settings.enabledProviders;
-  const type = event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0];
+  const given = event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0];
+  // an alias (prefect-gcp's `cloud-run-job-v2`) runs on the provider it names
+  const type = given && Object.hasOwn(BLOCK_TYPE_ALIASES, given) ? BLOCK_TYPE_ALIASES[given]?.type : given;
   if (!enabled || !type || enabled.includes(type as BlockType)) return;
   throw new InvalidInputError('Infrastructure type not enabled', [
     {
