@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger.js';
 import { FolderStore } from '../core/store.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { storeAt } from '../functions/lib/deps.js';
+import { profileSettings } from '../functions/lib/prefect/profiles.js';
 import { prefectFromEnv } from '../functions/lib/prefect-from-env.js';
 import { callbackSink } from '../functions/lib/report-sink.js';
 import { settingsFromEnv } from '../functions/lib/settings.js';
@@ -39,7 +40,7 @@ export async function localDeps(options: LocalOptions = {}): Promise<Deps> {
       : store,
   );
   // locally the active profile of ~/.prefect/profiles.toml (PREFECT_HOME) counts too
-  const prefect = prefectFromEnv(env, { profiles: true });
+  const prefect = prefectFromEnv(env, { profile: profileSettings(env) });
   return {
     store,
     blocks,

@@ -60,4 +60,15 @@ describe('function bundles', () => {
     assert.deepEqual(providerModules('infra-process'), ['providers/process/index.ts']);
     assert.deepEqual(providerSdks('infra-process'), []);
   });
+
+  it('no deployed function holds the Prefect profile reader or its TOML parser (a function has only its environment)', () => {
+    for (const [name, paths] of inputs) {
+      assert.ok(paths.length > 0, name);
+      assert.deepEqual(
+        paths.filter((path) => path.includes('smol-toml') || path.endsWith('prefect/profiles.ts')),
+        [],
+        name,
+      );
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { loadRun } from '../functions/lib/context.js';
 import { accept } from '../functions/lib/intake.js';
 import { prefectApi } from '../functions/lib/prefect/client.js';
 import { prefectConfig } from '../functions/lib/prefect/config.js';
+import { profileSettings } from '../functions/lib/prefect/profiles.js';
 import { flowRunUiUrl } from '../functions/lib/prefect/urls.js';
 import { prefectFromEnv } from '../functions/lib/prefect-from-env.js';
 import { sample, tempDir, testDeps } from './helpers.js';
@@ -48,7 +49,10 @@ describe('Prefect API client', () => {
       join(home, 'profiles.toml'),
       `active = "cloud"\n[profiles.local]\nPREFECT_API_URL = "http://x/api"\n[profiles.cloud]\nPREFECT_API_URL = "${fake.apiUrl}"\nPREFECT_API_AUTH_STRING = "admin:pass"\n`,
     );
-    const config = prefectConfig({ PREFECT_HOME: home }, { profiles: true });
+    const config = prefectConfig(
+      { PREFECT_HOME: home },
+      { profile: profileSettings({ PREFECT_HOME: home }) },
+    );
     assert.equal(config?.apiUrl, fake.apiUrl);
     assert.equal(config?.credentialSetting, 'PREFECT_API_AUTH_STRING');
     assert.equal(prefectConfig({ PREFECT_HOME: home }), undefined, 'deployed functions read only their env');

@@ -4,18 +4,18 @@
 // on first use). Undefined without PREFECT_API_URL: then nothing calls Prefect.
 import { type SecretReader, secretsManagerReader } from '../../core/secret-ref.js';
 import { type PrefectApi, prefectApi } from './prefect/client.js';
-import { prefectConfig } from './prefect/config.js';
+import { prefectConfig, type Settings } from './prefect/config.js';
 
 export { PREFECT_KEY_SECRET_ENV } from './prefect/config.js';
 
 export function prefectFromEnv(
   env: NodeJS.ProcessEnv,
-  options: { secrets?: SecretReader; fetchImpl?: typeof fetch; profiles?: boolean } = {},
+  options: { secrets?: SecretReader; fetchImpl?: typeof fetch; profile?: Settings } = {},
 ): PrefectApi | undefined {
   let reader = options.secrets;
   const config = prefectConfig(env, {
     secrets: () => (reader ??= secretsManagerReader()),
-    ...(options.profiles ? { profiles: true } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
   });
   return config ? prefectApi(config, options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}) : undefined;
 }

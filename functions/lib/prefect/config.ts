@@ -3,10 +3,6 @@
 // in `$PREFECT_HOME/profiles.toml`, `active = "<name>"`, `[profiles.<name>]`). Deployed, the
 // credential goes by reference: PREFECT_API_KEY_SECRET_ARN / PREFECT_API_AUTH_STRING_SECRET_ARN,
 // read from Secrets Manager on first use. The credential is only ever an Authorization header.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'smol-toml';
 import { SubmitterError } from '../../../core/errors.js';
 import type { SecretReader } from '../../../core/secret-ref.js';
 
@@ -33,46 +29,19 @@ export function authorization(credential: Credential): string | undefined {
     : `Basic ${Buffer.from(credential.value, 'utf8').toString('base64')}`;
 }
 
-type Settings = Record<string, string | undefined>;
-
-/** The active profile's settings from `profiles.toml` (PREFECT_PROFILE names another), or {}. */
-export function profileSettings(
-  env: NodeJS.ProcessEnv,
-  read = (path: string) => readFileSync(path, 'utf8'),
-): Settings {
-  const home = env.PREFECT_HOME ?? join(homedir(), '.prefect');
-  const path = join(home, 'profiles.toml');
-  let text: string;
-  try {
-    text = read(path);
-  } catch {
-    return {};
-  }
-  let doc: Record<string, unknown>;
-  try {
-    doc = parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new PrefectConfigError(
-      `${path} is not valid TOML (${error instanceof Error ? error.message.split('\n')[0] : 'parse error'}): fix it or set PREFECT_API_URL`,
-    );
-  }
-  const name = env.PREFECT_PROFILE ?? (typeof doc.active === 'string' ? doc.active : 'ephemeral');
-  const profiles = doc.profiles as Record<string, Record<string, unknown>> | undefined;
-  const profile = profiles?.[name] ?? {};
-  const out: Settings = {};
-  for (const [key, value] of Object.entries(profile)) if (typeof value === 'string') out[key] = value;
-  return out;
-}
+/** Prefect settings by name (a profile's, from ./profiles.ts). */
+export type Settings = Record<string, string | undefined>;
 
 /**
  * The Prefect API configuration, or undefined when none is set (then nothing calls Prefect).
- * `profiles`: also read `profiles.toml` (locally; a deployed function has only its environment).
+ * `profile`: the active profile's settings (locally, from ./profiles.ts; a deployed function has
+ * only its environment, and its bundle no TOML reader). The environment wins over the profile.
  */
 export function prefectConfig(
   env: NodeJS.ProcessEnv,
-  options: { secrets?: () => SecretReader; profiles?: boolean } = {},
+  options: { secrets?: () => SecretReader; profile?: Settings } = {},
 ): PrefectConfig | undefined {
-  const fromProfile = options.profiles && !env.PREFECT_API_URL ? profileSettings(env) : {};
+  const fromProfile = env.PREFECT_API_URL ? {} : (options.profile ?? {});
   const setting = (name: string) => env[name] ?? fromProfile[name];
   const apiUrl = setting('PREFECT_API_URL');
   if (!apiUrl) return undefined;
