@@ -19,6 +19,7 @@ import { storeAt } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { cancelKey, type Report } from '../functions/lib/state.js';
 import { startExecution } from '../functions/local/runner.js';
+import { templateOf, WorkPoolStore } from '../prefect3/work-pool.js';
 import { type BlockStore, splitSlug } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import { findProblems, resolveTarget } from '../providers/resolve.js';
@@ -52,6 +53,10 @@ Usage:
       Ask a running flow run to stop; the workflow kills it and reports Cancelled.
   submitter blocks put FILE --name NAME [--blocks LOC] | get SLUG | list
       Save, show (redacted) or list blocks in a block store (a folder, or s3://bucket/prefix).
+  submitter work-pools put FILE [--name NAME] [--type TYPE] [--blocks LOC] | get NAME | list
+      Save, show (with its base job template, redacted) or list Prefect 3 work pools in the
+      block store: FILE is a work pool {"type", "base_job_template"?} (no template: the type's
+      default) or a bare base job template with --type.
 
 FILE is a flow-run event (bare, or in an EventBridge / Pub/Sub push / cron envelope),
 a block document (has "type"), a Prefect 2 deployment YAML, or a Prefect 3 prefect.yaml
@@ -67,6 +72,7 @@ const OPTIONS = {
   store: { type: 'string' },
   blocks: { type: 'string' },
   name: { type: 'string' },
+  type: { type: 'string' },
   deployment: { type: 'string' },
   'job-variable': { type: 'string', multiple: true },
   format: { type: 'string' },
@@ -193,6 +199,11 @@ async function noteStoredBlock(blocks: BlockStore | undefined, event: unknown, s
   }
 }
 
+function describeSource(source: string): string {
+  if (source === 'inline') return '';
+  return source.startsWith('work-pool') ? ` (${source})` : ` block ${source}`;
+}
+
 async function runCommand(file: string, flags: Flags, io: Io, seen: Seen): Promise<number> {
   let report: Report | undefined;
   const deps = await localDeps({
@@ -208,7 +219,7 @@ async function runCommand(file: string, flags: Flags, io: Io, seen: Seen): Promi
   const accepted = await accept(deps, unwrapped);
   const say = flags.quiet ? () => undefined : io.err;
   say(
-    `flow run ${accepted.input.flow_run_id}${accepted.event.flow_run.name ? ` (${accepted.event.flow_run.name})` : ''} on ${accepted.target.block.type}${accepted.target.source === 'inline' ? '' : ` block ${accepted.target.source}`}`,
+    `flow run ${accepted.input.flow_run_id}${accepted.event.flow_run.name ? ` (${accepted.event.flow_run.name})` : ''} on ${accepted.target.block.type}${describeSource(accepted.target.source)}`,
   );
 
   let cancelled = false;
@@ -374,6 +385,62 @@ async function blocksCommand(args: string[], flags: Flags, io: Io, seen: Seen): 
   }
 }
 
+/**
+ * `work-pools put FILE --name NAME`: FILE is a work-pool document (`{"type", "base_job_template"?}`,
+ * what `prefect work-pool inspect` shows) or a bare base job template (`{"job_configuration",
+ * "variables"}`, what `prefect work-pool get-default-base-job-template` prints) with --type.
+ */
+async function workPoolsCommand(args: string[], flags: Flags, io: Io, seen: Seen): Promise<number> {
+  const [action, arg] = args;
+  const deps = await localDeps({
+    ...(flags.blocks ? { blocks: flags.blocks } : {}),
+    ...(flags.home ? { home: flags.home } : {}),
+  });
+  const pools = new WorkPoolStore(deps.blocks.store);
+  switch (action) {
+    case 'put': {
+      if (!arg) throw usageError("'work-pools put' needs FILE (and --name NAME unless the file has a name)");
+      const doc = await readDocumentFile(arg);
+      seen.secrets.push(...collectSecretValues(doc));
+      const record = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? doc : {};
+      const bareTemplate = 'job_configuration' in record && !('type' in record);
+      if (bareTemplate && !flags.type) {
+        throw usageError(
+          `'${arg}' is a base job template: say which work-pool type it is for with --type, e.g. --type ecs`,
+        );
+      }
+      const pool = bareTemplate
+        ? { type: flags.type, base_job_template: record }
+        : { ...record, ...(flags.type ? { type: flags.type } : {}) };
+      const name =
+        flags.name ?? ('name' in record && typeof record.name === 'string' ? record.name : undefined);
+      if (!name) throw usageError("'work-pools put' needs --name NAME (the file has no name)");
+      const key = await pools.put(name, pool, flags.format === 'yaml' ? 'yaml' : 'json');
+      io.out(`saved work pool ${name} (${pools.store.location}/${key})`);
+      return 0;
+    }
+    case 'get': {
+      if (!arg) throw usageError("'work-pools get' needs a work-pool NAME");
+      const pool = await pools.get(arg);
+      seen.secrets.push(...collectSecretValues(pool));
+      io.out(
+        JSON.stringify(
+          redact({ ...pool, base_job_template: templateOf(pool, `work_pool(${arg})`) }),
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    case 'list': {
+      for (const name of await pools.list()) io.out(name);
+      return 0;
+    }
+    default:
+      throw usageError(`unknown work-pools action '${action ?? ''}': use put, get or list`);
+  }
+}
+
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
   const seen: Seen = { secrets: [] };
   try {
@@ -420,6 +487,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }
       case 'blocks':
         return await blocksCommand(rest, flags, io, seen);
+      case 'work-pools':
+        return await workPoolsCommand(rest, flags, io, seen);
       case 'serve':
         return await (await import('./serve.js')).serveCommand(flags, io);
       default:

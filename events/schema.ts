@@ -35,25 +35,80 @@ export const TimeoutsSchema = z.strictObject({
   run_seconds: z.number().int().positive().optional(),
 });
 
+/** A work-pool name (the pool's file name in the store, `work-pools/<name>.json`). */
+export const WORK_POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+export const WORK_POOL_NAME_MESSAGE =
+  "must be a work-pool name of letters, digits, '-', '_' and '.' (at most 200 characters), e.g. 'my-ecs-pool'";
+
+/**
+ * Prefect 3: the work pool a flow run runs on, by name (`{"name"}`, from the store) or inline
+ * (`{"type", "base_job_template"?}`, the type's default template when there is none).
+ */
+export const WorkPoolRefSchema = z
+  .strictObject({
+    name: z.string().regex(WORK_POOL_NAME, { message: WORK_POOL_NAME_MESSAGE }).optional(),
+    type: z.string().min(1).optional(),
+    base_job_template: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((pool, ctx) => {
+    if (pool.name === undefined && pool.type === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: "give the pool's 'name' (a saved work pool) or its 'type' (an inline pool, e.g. 'process')",
+      });
+    }
+    if (pool.base_job_template !== undefined && pool.type === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['type'],
+        message: "required with 'base_job_template': the work-pool type it is for, e.g. 'ecs'",
+      });
+    }
+  });
+export type WorkPoolRef = z.infer<typeof WorkPoolRefSchema>;
+
+const TARGETS =
+  "'infrastructure' (an inline block), 'infrastructure_block' (a slug 'type/name') or 'work_pool' (Prefect 3)";
+
 export const FlowRunEventSchema = z
   .strictObject({
     flow_run: FlowRunSchema,
     infrastructure: InlineBlockSchema.optional(),
     infrastructure_block: z.string().regex(BLOCK_SLUG, { message: SLUG_MESSAGE }).optional(),
     infra_overrides: z.record(z.string(), z.unknown()).default({}),
+    work_pool: WorkPoolRefSchema.optional(),
+    /** Prefect 3's job variables (the deployment's merged with the flow run's); only with work_pool. */
+    job_variables: z.record(z.string(), z.unknown()).optional(),
     timeouts: TimeoutsSchema.default({}),
   })
   .superRefine((event, ctx) => {
-    const count =
-      Number(event.infrastructure !== undefined) + Number(event.infrastructure_block !== undefined);
-    if (count !== 1) {
+    const given = (['infrastructure', 'infrastructure_block', 'work_pool'] as const).filter(
+      (key) => event[key] !== undefined,
+    );
+    if (given.length !== 1) {
       ctx.addIssue({
         code: 'custom',
-        path: count === 0 ? ['infrastructure'] : ['infrastructure_block'],
+        path: [given[1] ?? 'infrastructure'],
         message:
-          count === 0
-            ? "give exactly one of 'infrastructure' (an inline block) or 'infrastructure_block' (a slug 'type/name')"
-            : "give only one of 'infrastructure' or 'infrastructure_block', not both",
+          given.length === 0
+            ? `give exactly one of ${TARGETS}`
+            : `give only one of ${TARGETS}, not ${given.map((key) => `'${key}'`).join(' and ')}`,
+      });
+    }
+    if (event.job_variables !== undefined && event.work_pool === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['job_variables'],
+        message:
+          "job variables are Prefect 3's and need a 'work_pool'; with a Prefect 2 block use 'infra_overrides'",
+      });
+    }
+    if (event.work_pool !== undefined && Object.keys(event.infra_overrides).length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['infra_overrides'],
+        message: "overrides of a work pool are its 'job_variables' (Prefect 3): move them there",
       });
     }
   });

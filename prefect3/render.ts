@@ -18,7 +18,7 @@
 // API), and job variables are checked against the template's `variables` schema first, each
 // problem naming `job_variables.<var>`.
 import { InvalidInputError, type Problem } from '../core/errors.js';
-import { checkInput, parseJsonText } from '../core/input-guard.js';
+import { checkInput } from '../core/input-guard.js';
 import { closest, formatPath, shownKey, shownValue } from '../core/zod-problems.js';
 import type { BlockStore } from '../providers/block-store.js';
 import { checkSchema } from './json-schema.js';
@@ -316,21 +316,6 @@ export function checkJobVariables(
   return problems;
 }
 
-/** Prefect's variables: the store's `variables.json`, one flat JSON object of name → value. */
-export const VARIABLES_KEY = 'variables.json';
-
-export async function loadVariables(blocks: BlockStore): Promise<Record<string, unknown>> {
-  const body = await blocks.store.get(VARIABLES_KEY);
-  if (body === undefined) return {};
-  const doc = parseJsonText(body, `Variables in ${blocks.store.location} are not valid JSON`, VARIABLES_KEY);
-  if (!isRecord(doc)) {
-    throw new InvalidInputError('Invalid variables document', [
-      { path: VARIABLES_KEY, message: 'expected one JSON object of variable name → value' },
-    ]);
-  }
-  return doc;
-}
-
 /** Keys the submitter or Prefect keep beside a block's data. */
 function blockData(doc: Record<string, unknown>): Record<string, unknown> {
   const data: Record<string, unknown> = {};
@@ -341,9 +326,12 @@ function blockData(doc: Record<string, unknown>): Record<string, unknown> {
   return data;
 }
 
+/** Where `{{ prefect.blocks… }}` and `{{ prefect.variables… }}` are looked up (a BlockStore). */
+export type RenderSource = Pick<BlockStore, 'get'> & Partial<Pick<BlockStore, 'variables'>>;
+
 export interface RenderContext {
-  blocks: BlockStore;
-  /** Prefect variables by name; read from the store's `variables.json` when not given. */
+  blocks: RenderSource;
+  /** Prefect variables by name; read from the source's `variables()` when not given. */
   variables?: Record<string, unknown> | undefined;
   /** Problem paths start here, e.g. `work_pool(my-pool)`. */
   path: string;
@@ -394,7 +382,7 @@ class Resolver {
   }
 
   private async variable(placeholder: Placeholder): Promise<unknown> {
-    if (!this.variables) this.variables = await loadVariables(this.context.blocks);
+    if (!this.variables) this.variables = (await this.context.blocks.variables?.()) ?? {};
     const name = placeholder.name.slice(VARIABLE_PREFIX.length);
     return Object.hasOwn(this.variables, name) ? this.variables[name] : NOT_SET;
   }

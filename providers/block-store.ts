@@ -5,8 +5,11 @@ import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import type { DocumentStore } from '../core/store.js';
 import { shownValue } from '../core/zod-problems.js';
 import { BLOCK_SLUG } from '../events/schema.js';
+import { type WorkPool, WorkPoolStore } from '../prefect3/work-pool.js';
 
 const EXTENSIONS = ['json', 'yaml', 'yml'] as const;
+/** Prefect variables (`{{ prefect.variables.NAME }}`), one JSON object in the store. */
+export const VARIABLES_KEY = 'variables.json';
 
 export function splitSlug(slug: string): { type: string; name: string } {
   if (!BLOCK_SLUG.test(slug)) {
@@ -57,6 +60,24 @@ export class BlockStore {
     const key = `blocks/${type}/${name}.${format}`;
     await this.store.put(key, format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : toYaml(doc));
     return key;
+  }
+
+  /** Prefect's variables: the store's `variables.json`, one flat JSON object of name → value. */
+  async variables(): Promise<Record<string, unknown>> {
+    const body = await this.store.get(VARIABLES_KEY);
+    if (body === undefined) return {};
+    const doc = parseJsonText(body, `Variables in ${this.store.location} are not valid JSON`, VARIABLES_KEY);
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      throw new InvalidInputError('Invalid variables document', [
+        { path: VARIABLES_KEY, message: 'expected one JSON object of variable name → value' },
+      ]);
+    }
+    return doc as Record<string, unknown>;
+  }
+
+  /** A Prefect 3 work pool saved beside the blocks (`work-pools/<name>.json`). */
+  workPool(name: string): Promise<WorkPool> {
+    return new WorkPoolStore(this.store).get(name);
   }
 
   async list(): Promise<string[]> {

@@ -1,7 +1,10 @@
 // Event → the block it runs on: inline or by slug, overrides applied, validated again.
 import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/errors.js';
 import { collectSecretValues, scrub } from '../core/secrets.js';
-import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent } from '../events/schema.js';
+import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent, type WorkPoolRef } from '../events/schema.js';
+import { adapterFor } from '../prefect3/adapters.js';
+import { renderJobConfiguration } from '../prefect3/render.js';
+import { parseWorkPool, templateOf, type WorkPool } from '../prefect3/work-pool.js';
 import type { BlockStore } from './block-store.js';
 import { type Block, checkOverriddenFields, isBlockType, NESTED_BLOCKS, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
@@ -16,13 +19,27 @@ export interface Resolved extends Target {
   document?: Record<string, unknown>;
 }
 
-/** Where slugs are looked up: the block store, or the block pinned when the event was accepted. */
-export type BlockSource = Pick<BlockStore, 'get'>;
+/**
+ * Where slugs, work pools and Prefect variables are looked up: the block store, or (in the
+ * workflow's steps) the block pinned when the event was accepted.
+ */
+export interface BlockSource
+  extends Pick<BlockStore, 'get'>,
+    Partial<Pick<BlockStore, 'variables' | 'workPool'>> {
+  /** The block document a work-pool run was accepted with, pinned next to its event. */
+  pinned?(): Promise<Record<string, unknown> | undefined>;
+}
 
 export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | undefined): Promise<Resolved> {
   let doc: Record<string, unknown>;
   let source: string;
   let path: string;
+  if (event.work_pool) {
+    ({ doc, source, path } = await workPoolBlock(event, event.work_pool, blocks));
+    doc = await withNestedBlocks(doc, blocks, path);
+    const block: Block = parseBlock(doc, { path });
+    return { block, flowRun: event.flow_run, source, document: doc };
+  }
   if (event.infrastructure) {
     doc = event.infrastructure;
     source = 'inline';
@@ -72,10 +89,14 @@ export async function findProblems(
   loadSpec?: SpecLoader,
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
+  const record = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const collect = (error: unknown) => {
     if (error instanceof InvalidInputError) problems.push(...error.problems);
     else if (error instanceof BlockNotFoundError)
-      problems.push({ path: 'infrastructure_block', message: error.message });
+      problems.push({
+        path: isRecord(record.work_pool) ? 'work_pool' : 'infrastructure_block',
+        message: error.message,
+      });
     else throw error;
   };
   try {
@@ -83,7 +104,6 @@ export async function findProblems(
   } catch (error) {
     collect(error);
   }
-  const record = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const overrides = isRecord(record.infra_overrides) ? record.infra_overrides : {};
   try {
     let doc: Record<string, unknown> | undefined;
@@ -111,10 +131,12 @@ export async function findProblems(
   } catch (error) {
     collect(error);
   }
-  // what Prepare checks next: the provider can build its request from the block
-  if (problems.length === 0 && loadSpec) {
+  // a work pool's block exists once its template is rendered; then what Prepare checks next:
+  // the provider can build its request from the block
+  if (problems.length === 0 && (loadSpec || record.work_pool !== undefined)) {
     try {
-      await checkBuildable(await resolveTarget(parseFlowRunEvent(raw), blocks), loadSpec);
+      const target = await resolveTarget(parseFlowRunEvent(raw), blocks);
+      if (loadSpec) await checkBuildable(target, loadSpec);
     } catch (error) {
       collect(error);
     }
@@ -127,6 +149,42 @@ export async function findProblems(
     return true;
   });
 }
+
+/**
+ * Prefect 3: the work pool's base job template rendered with the job variables (as Prefect's
+ * worker renders it), then translated by the pool type's adapter into the block document the
+ * provider's one `build` takes. A run in the workflow reads the document pinned at acceptance,
+ * so a pool, block or variable edited mid-run changes nothing.
+ */
+async function workPoolBlock(
+  event: FlowRunEvent,
+  ref: WorkPoolRef,
+  blocks: BlockSource | undefined,
+): Promise<{ doc: Record<string, unknown>; source: string; path: string }> {
+  const inline = ref.type !== undefined;
+  const path = ref.name ? `work_pool(${ref.name})` : 'work_pool';
+  const source = inline ? `work-pool(inline ${ref.type})` : `work-pool/${ref.name}`;
+  const pinned = await blocks?.pinned?.();
+  if (pinned) return { doc: pinned, source, path };
+  let pool: WorkPool;
+  if (inline) pool = parseWorkPool(ref, path);
+  else {
+    if (!blocks?.workPool) throw new Error(`no block store is configured to find work pool '${ref.name}'`);
+    pool = await blocks.workPool(ref.name ?? '');
+  }
+  const adapter = adapterFor(pool.type, path);
+  const config = await renderJobConfiguration(templateOf(pool, path), event.job_variables ?? {}, {
+    blocks: blocks ?? NO_BLOCKS,
+    path,
+  });
+  const doc = adapter.toBlock(config, { flowRun: event.flow_run, path: `${path}.job_configuration` });
+  return { doc, source, path };
+}
+
+/** Without a store, a template's `{{ prefect.blocks… }}` is a block that is not there. */
+const NO_BLOCKS: BlockSource = {
+  get: (slug) => Promise.reject(new BlockNotFoundError(slug, 'no block store (give --blocks LOC)')),
+};
 
 /** Nested blocks given by slug (the type's `nestedBlocks`) replaced by their documents from the store. */
 async function withNestedBlocks(

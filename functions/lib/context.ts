@@ -3,6 +3,7 @@
 import { InvalidInputError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
+import { blockTypeOfPool } from '../../prefect3/adapters.js';
 import type { BlockType } from '../../providers/blocks.js';
 import { BLOCK_TYPE_ALIASES } from '../../providers/prefect2.js';
 import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
@@ -39,12 +40,17 @@ export async function loadRawEvent(deps: Deps, eventRef: string): Promise<unknow
  * parked before pinning existed reads the block store.
  */
 function pinnedBlocks(deps: Deps, eventRef: string): BlockSource {
+  const pinned = async () => {
+    const body = await deps.store.get(pinnedBlockKey(eventRef));
+    return body === undefined ? undefined : (JSON.parse(body) as Record<string, unknown>);
+  };
   return {
     async get(slug) {
-      const body = await deps.store.get(pinnedBlockKey(eventRef));
-      if (body === undefined) return deps.blocks.get(slug);
-      return JSON.parse(body) as Record<string, unknown>;
+      return (await pinned()) ?? deps.blocks.get(slug);
     },
+    pinned,
+    workPool: (name) => deps.blocks.workPool(name),
+    variables: () => deps.blocks.variables(),
   };
 }
 
@@ -59,7 +65,9 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   const raw = await loadRawEvent(deps, eventRef);
   const event = parseFlowRunEvent(raw);
   checkEnabled(deps, event);
-  const resolved = await withPrefectEnv(deps, await resolveTarget(event, pinnedBlocks(deps, eventRef)));
+  const target = await resolveTarget(event, pinnedBlocks(deps, eventRef));
+  if (event.work_pool) checkEnabled(deps, event, target.block.type);
+  const resolved = await withPrefectEnv(deps, target);
   const loaded: LoadedRun = {
     ...resolved,
     event,
@@ -94,15 +102,21 @@ async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved>
 }
 
 /** A block type this deployment has no provider function for is refused with the list of those it has. */
-export function checkEnabled(deps: Deps, event: FlowRunEvent): void {
+export function checkEnabled(deps: Deps, event: FlowRunEvent, resolved?: string): void {
   const enabled = deps.settings.enabledProviders;
-  const given = event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0];
+  const pool = event.work_pool;
+  // a pool's type is known from the event when inline, from the resolved block when saved
+  const given =
+    resolved ??
+    (pool
+      ? pool.type && blockTypeOfPool(pool.type)
+      : (event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0]));
   // an alias (prefect-gcp's `cloud-run-job-v2`) runs on the provider it names
   const type = given && Object.hasOwn(BLOCK_TYPE_ALIASES, given) ? BLOCK_TYPE_ALIASES[given]?.type : given;
   if (!enabled || !type || enabled.includes(type as BlockType)) return;
   throw new InvalidInputError('Infrastructure type not enabled', [
     {
-      path: event.infrastructure ? 'infrastructure.type' : 'infrastructure_block',
+      path: pool ? 'work_pool.type' : event.infrastructure ? 'infrastructure.type' : 'infrastructure_block',
       message: `'${type}' is not enabled in this deployment (enabled: ${enabled.join(', ') || 'none'}); enable it in the CDK config or use another block`,
     },
   ]);

@@ -24,6 +24,7 @@ export async function accept(deps: Deps, unwrapped: Unwrapped): Promise<Accepted
   const event = parseFlowRunEvent(unwrapped.event);
   checkEnabled(deps, event);
   const target = await resolveTarget(event, deps.blocks);
+  if (event.work_pool) checkEnabled(deps, event, target.block.type);
   // what Prepare would refuse is refused here, kept as rejected, instead of an execution that ends Crashed
   await checkBuildable(target, deps.loadSpec);
   const ref = eventKey(event.flow_run.id);
