@@ -51,7 +51,7 @@ export const WorkPoolRefSchema = z
     base_job_template: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((pool, ctx) => {
-    if (pool.name === undefined && pool.type === undefined) {
+    if (pool.name === undefined && pool.type === undefined && pool.base_job_template === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['name'],

@@ -172,8 +172,9 @@ async function workPoolBlock(
     if (!blocks?.workPool) throw new Error(`no block store is configured to find work pool '${ref.name}'`);
     pool = await blocks.workPool(ref.name ?? '');
   }
+  const template = templateOf(pool, path);
   const adapter = adapterFor(pool.type, path);
-  const config = await renderJobConfiguration(templateOf(pool, path), event.job_variables ?? {}, {
+  const config = await renderJobConfiguration(template, event.job_variables ?? {}, {
     blocks: blocks ?? NO_BLOCKS,
     path,
   });

@@ -24,7 +24,9 @@ describe('JSON Schemas of the contracts', () => {
       'infra_overrides',
       'infrastructure',
       'infrastructure_block',
+      'job_variables',
       'timeouts',
+      'work_pool',
     ]);
     assert.deepEqual(event.required, ['flow_run']);
     assert.equal(event.additionalProperties, false);
