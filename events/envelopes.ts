@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { EnvelopeError } from '../core/errors.js';
 import { checkInput } from '../core/input-guard.js';
 import { problemsFrom } from '../core/zod-problems.js';
-import { type FlowRunEventInput, InlineBlockSchema, TimeoutsSchema } from './schema.js';
+import { type FlowRunEventInput, InlineBlockSchema, TimeoutsSchema, WorkPoolRefSchema } from './schema.js';
 
 export type EnvelopeKind = 'eventbridge' | 'pubsub-push' | 'cron' | 'flow-run-event';
 
@@ -47,6 +47,9 @@ export const CronInputSchema = z.strictObject({
   infrastructure: InlineBlockSchema.optional(),
   infrastructure_block: z.string().optional(),
   infra_overrides: z.record(z.string(), z.unknown()).default({}),
+  /** Prefect 3: the deployment's work pool and job variables, instead of a block. */
+  work_pool: WorkPoolRefSchema.optional(),
+  job_variables: z.record(z.string(), z.unknown()).optional(),
   timeouts: TimeoutsSchema.optional(),
   /** The tick's scheduled time (EventBridge Scheduler: `<aws.scheduler.scheduled-time>`). */
   scheduled_time: z.iso
@@ -133,6 +136,8 @@ export function unwrapCron(input: unknown, now: () => Date = () => new Date()): 
     ...(cron.infrastructure ? { infrastructure: cron.infrastructure } : {}),
     ...(cron.infrastructure_block ? { infrastructure_block: cron.infrastructure_block } : {}),
     infra_overrides: cron.infra_overrides,
+    ...(cron.work_pool ? { work_pool: cron.work_pool } : {}),
+    ...(cron.job_variables ? { job_variables: cron.job_variables } : {}),
     ...(cron.timeouts ? { timeouts: cron.timeouts } : {}),
   };
   return { kind: 'cron', event, deliveryId: `${cron.deployment.id}@${at}` };

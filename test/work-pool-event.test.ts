@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { main } from '../cli/main.js';
 import { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
+import { unwrapCron } from '../events/envelopes.js';
 import { parseFlowRunEvent } from '../events/schema.js';
 import { loadRun } from '../functions/lib/context.js';
 import { accept } from '../functions/lib/intake.js';
@@ -143,6 +144,22 @@ describe('the work_pool event form', () => {
     );
     assert.equal(error.problems[0]?.path, 'work_pool.type');
     assert.match(error.problems[0]?.message ?? '', /did you mean 'ecs'/);
+  });
+});
+
+describe('a schedule on a Prefect 3 deployment', () => {
+  it('a cron tick carries the work pool and job variables into the event, one flow run per tick', async () => {
+    const input = {
+      deployment: { id: 'dep-1', name: 'nightly', flow_name: 'etl' },
+      work_pool: { type: 'process' },
+      job_variables: { command: 'echo tick' },
+      scheduled_time: '2026-12-02T06:00:00Z',
+    };
+    const first = unwrapCron(input);
+    assert.deepEqual(unwrapCron(input).event, first.event);
+    const target = await resolveTarget(parseFlowRunEvent(first.event), await store());
+    assert.deepEqual(target.block.command, ['echo', 'tick']);
+    assert.equal(target.flowRun.deployment_name, 'nightly');
   });
 });
 
