@@ -9,6 +9,7 @@ import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import type { DocumentStore } from '../core/store.js';
 import { closest, problemsFrom, shownValue } from '../core/zod-problems.js';
 import { WORK_POOL_NAME, WORK_POOL_NAME_MESSAGE } from '../events/schema.js';
+import additions from './templates/additions.json' with { type: 'json' };
 import azureContainerInstance from './templates/azure-container-instance.json' with { type: 'json' };
 import cloudRun from './templates/cloud-run.json' with { type: 'json' };
 import cloudRunV2 from './templates/cloud-run-v2.json' with { type: 'json' };
@@ -37,10 +38,55 @@ export function poolTypeOf(type: string): string {
   return type.endsWith(':push') ? type.slice(0, -':push'.length) : type;
 }
 
+interface Addition {
+  /** JSON pointer in the template → the placeholder the worker's template has there. */
+  set: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  definitions?: Record<string, unknown>;
+}
+const ADDITIONS: Record<string, Addition> = additions;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The variables the workers at the templates' Prefect revision have and the aggregated metadata
+ * does not yet (templates/additions.json, from the worker classes; templates/README.md), added
+ * where each worker's own default template has them.
+ */
+function withAdditions(
+  template: Record<string, unknown>,
+  addition: Addition | undefined,
+): Record<string, unknown> {
+  if (!addition) return template;
+  for (const [pointer, value] of Object.entries(addition.set)) {
+    const keys = pointer.split('/').slice(1);
+    const last = keys.pop();
+    let at: unknown = template;
+    for (const key of keys) at = isRecord(at) ? at[key] : undefined;
+    if (!isRecord(at) || last === undefined)
+      throw new Error(`templates/additions.json: ${pointer} is not in the template`);
+    at[last] = value;
+  }
+  const variables = isRecord(template.variables) ? template.variables : {};
+  variables.properties = {
+    ...(isRecord(variables.properties) ? variables.properties : {}),
+    ...addition.properties,
+  };
+  if (addition.definitions) {
+    variables.definitions = {
+      ...(isRecord(variables.definitions) ? variables.definitions : {}),
+      ...addition.definitions,
+    };
+  }
+  return { ...template, variables };
+}
+
 export function defaultTemplate(type: string, path: string): Record<string, unknown> {
   const base = poolTypeOf(type);
   const template = Object.hasOwn(DEFAULT_TEMPLATES, base) ? DEFAULT_TEMPLATES[base] : undefined;
-  if (template) return structuredClone(template);
+  if (template) return withAdditions(structuredClone(template), ADDITIONS[base]);
   const hint = closest(base, WORK_POOL_TYPES);
   throw new InvalidInputError('Unknown work-pool type', [
     {
