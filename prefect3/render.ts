@@ -449,7 +449,16 @@ export async function renderJobConfiguration(
   checkInput(baseJobTemplate, 'Base job template refused', `${context.path}.base_job_template`);
   checkInput(jobVariables, 'Job variables refused', 'job_variables');
   const template = splitTemplate(baseJobTemplate, `${context.path}.base_job_template`);
-  const nested = nestJobVariables(jobVariables);
+  const resolver = new Resolver(context);
+  // `prefect deploy` resolves block and variable references in a deployment's job variables
+  // before the server checks them against the schema (cli/deploy/_core.py), so a block given
+  // to an object variable (`aws_credentials: "{{ prefect.blocks.aws-credentials.prod }}"`) fits
+  const given = await resolver.resolve(
+    await resolver.resolve(jobVariables, 'block_document', 'job_variables'),
+    'variable',
+    'job_variables',
+  );
+  const nested = nestJobVariables(isRecord(given) ? given : {});
   const problems = checkJobVariables(template, nested, { ignoreRequired: context.ignoreRequired });
   if (problems.length > 0)
     throw new InvalidInputError(`Job variables do not fit work pool ${context.path}`, problems);
@@ -468,7 +477,6 @@ export async function renderJobConfiguration(
   }
   const applied = applyValues(baseConfig, variables, `${context.path}.job_configuration`);
   baseConfig = isRecord(applied) ? applied : {};
-  const resolver = new Resolver(context);
   const withBlocks = await resolver.resolve(
     baseConfig,
     'block_document',

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { applyValues, getFromDict, NOT_SET, pythonStr, renderJobConfiguration } from '../prefect3/render.js';
+import { defaultTemplate, WORK_POOL_TYPES } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { ROOT, tempDir } from './helpers.js';
 
@@ -204,19 +205,18 @@ test('prefect.blocks and prefect.variables resolve from the store', async () => 
   assert.match(byId.problems[0]?.message ?? '', /prefect\.blocks\.TYPE\.NAME/);
 });
 
-test('each shipped default template renders with no job variables to a config without placeholders', async () => {
+test('each shipped default template (with its additions) renders with no job variables to a config without placeholders', async () => {
   const dir = join(ROOT, 'prefect3', 'templates');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
-  assert.equal(files.length, 7);
-  for (const file of files) {
-    const template = JSON.parse(await readFile(join(dir, file), 'utf8'));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'additions.json');
+  assert.deepEqual(files.map((f) => f.replace(/\.json$/, '')).sort(), [...WORK_POOL_TYPES].sort());
+  for (const type of WORK_POOL_TYPES) {
     const blocks = await emptyBlocks();
     const config = await renderJobConfiguration(
-      template,
+      defaultTemplate(type, 'work_pool'),
       {},
-      { blocks, path: `work_pool(${file})`, ignoreRequired: true },
+      { blocks, path: `work_pool(${type})`, ignoreRequired: true },
     );
-    assert.doesNotMatch(JSON.stringify(config), /\{\{/, file);
+    assert.doesNotMatch(JSON.stringify(config), /\{\{/, type);
   }
 });
 
@@ -241,4 +241,26 @@ test('hostile job variables are refused before any work', async () => {
     }),
   );
   assert.match(error.problems[0]?.path ?? '', /job_variables/);
+});
+
+test('a block or variable given as a job variable is resolved before the schema check, as `prefect deploy` does', async () => {
+  const blocks = await emptyBlocks();
+  await blocks.put('aws-credentials/prod', { type: 'aws-credentials', region_name: 'eu-west-1' });
+  await blocks.store.put('variables.json', JSON.stringify({ image_tag: '2.0.1' }));
+  const template = {
+    job_configuration: { aws_credentials: '{{ aws_credentials }}', image: 'example/etl:{{ tag }}' },
+    variables: {
+      type: 'object',
+      properties: { aws_credentials: { type: 'object' }, tag: { type: 'string' } },
+    },
+  };
+  const config = await renderJobConfiguration(
+    template,
+    {
+      aws_credentials: '{{ prefect.blocks.aws-credentials.prod }}',
+      tag: '{{ prefect.variables.image_tag }}',
+    },
+    { blocks, path: 'work_pool(p)' },
+  );
+  assert.deepEqual(config, { aws_credentials: { region_name: 'eu-west-1' }, image: 'example/etl:2.0.1' });
 });
