@@ -185,3 +185,26 @@ export function keyReferencesFromEnv(env: NodeJS.ProcessEnv): KeyReferences {
     ...(Object.keys(kubernetes).length > 0 ? { kubernetes } : {}),
   };
 }
+
+/** Where one credential lives, as a deployment configuration gives it (the CDK config's `prefect.flowRunSecret`). */
+export interface KeyReferenceInput {
+  cloudRun?: { secret: string; version?: string | undefined } | undefined;
+  kubernetes?: { name: string; key: string } | undefined;
+}
+
+/** The settings `keyReferencesFromEnv` reads for `credential`, from a configuration's references. */
+export function keyReferenceSettings(
+  credential: CredentialName,
+  refs: KeyReferenceInput,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (refs.cloudRun) {
+    out[gcpSecretSetting(credential)] = refs.cloudRun.secret;
+    if (refs.cloudRun.version) out[`${gcpSecretSetting(credential)}_VERSION`] = refs.cloudRun.version;
+  }
+  if (refs.kubernetes) {
+    out[`${k8sSecretSetting(credential)}_NAME`] = refs.kubernetes.name;
+    out[`${k8sSecretSetting(credential)}_KEY`] = refs.kubernetes.key;
+  }
+  return out;
+}
