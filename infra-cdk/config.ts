@@ -13,6 +13,13 @@ import {
   MAX_POLLS,
   POLL_BUCKETS,
 } from '../functions/lib/poll.js';
+import {
+  type CredentialName,
+  type KeyReferenceInput,
+  keyReferenceSettings,
+  keyReferencesFromEnv,
+  PrefectConfigError,
+} from '../functions/lib/prefect/config.js';
 import { BLOCK_TYPES, type BlockType } from '../providers/blocks.js';
 import { SecretArnSchema } from '../providers/config-schemas.js';
 import { EcsConfigSchema } from '../providers/ecs-task/manifest.js';
@@ -151,11 +158,31 @@ export const SubmitterConfigSchema = z
         apiKeySecretArn: SecretArnSchema.optional(),
         /** Self-hosted with basic auth: a secret holding `user:password` (PREFECT_API_AUTH_STRING). */
         apiAuthStringSecretArn: SecretArnSchema.optional(),
+        /**
+         * Where flow runs on Cloud Run and Kubernetes read that credential, for the platform to inject
+         * (docs/prefect.md): a Secret Manager secret, a Kubernetes Secret and its key. ECS flow runs get
+         * the ARN above; ACI ones the value as a secureValue.
+         */
+        flowRunSecret: z
+          .strictObject({
+            cloudRun: z.strictObject({ secret: z.string(), version: z.string().optional() }).optional(),
+            kubernetes: z.strictObject({ name: z.string(), key: z.string() }).optional(),
+          })
+          .optional(),
       })
       .refine((p) => !(p.apiKeySecretArn && p.apiAuthStringSecretArn), {
         message:
           'give apiKeySecretArn (Prefect Cloud) or apiAuthStringSecretArn (self-hosted basic auth), not both',
         path: ['apiAuthStringSecretArn'],
+      })
+      .superRefine((p, ctx) => {
+        if (!p.flowRunSecret) return;
+        try {
+          keyReferencesFromEnv(prefectFlowRunSecretEnv(p));
+        } catch (error) {
+          if (!(error instanceof PrefectConfigError)) throw error;
+          ctx.addIssue({ code: 'custom', path: ['flowRunSecret'], message: error.message });
+        }
       })
       .optional(),
     logRetentionDays: z
@@ -247,4 +274,16 @@ export function loadConfig(path: string): SubmitterConfig {
     );
   }
   return parseConfig(doc, `submitter configuration ${path}`);
+}
+
+/** The settings that tell every function where flow runs read the credential (`prefect.flowRunSecret`). */
+export function prefectFlowRunSecretEnv(prefect: {
+  apiAuthStringSecretArn?: string | undefined;
+  flowRunSecret?: KeyReferenceInput | undefined;
+}): Record<string, string> {
+  if (!prefect.flowRunSecret) return {};
+  const credential: CredentialName = prefect.apiAuthStringSecretArn
+    ? 'PREFECT_API_AUTH_STRING'
+    : 'PREFECT_API_KEY';
+  return keyReferenceSettings(credential, prefect.flowRunSecret);
 }

@@ -30,7 +30,12 @@ import {
   storeStatements,
 } from './access.js';
 import { FUNCTIONS, providerFunction } from './bundling.js';
-import { parseConfig, type SubmitterConfig, type SubmitterConfigInput } from './config.js';
+import {
+  parseConfig,
+  prefectFlowRunSecretEnv,
+  type SubmitterConfig,
+  type SubmitterConfigInput,
+} from './config.js';
 import { SubmitterFunction } from './functions.js';
 
 export type FlowRunSubmitterProps = SubmitterConfigInput;
@@ -106,6 +111,7 @@ export class FlowRunSubmitter extends Construct {
           ...(config.prefect.apiAuthStringSecretArn
             ? { PREFECT_API_AUTH_STRING_SECRET_ARN: config.prefect.apiAuthStringSecretArn }
             : {}),
+          ...prefectFlowRunSecretEnv(config.prefect),
         }
       : {};
     const prefectSecret = config.prefect?.apiKeySecretArn ?? config.prefect?.apiAuthStringSecretArn;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { InvalidInputError } from '../core/errors.js';
+import { keyReferencesFromEnv } from '../functions/lib/prefect/config.js';
 import {
   EVENTS_PER_POLL,
   EXECUTION_HISTORY_LIMIT,
@@ -14,6 +15,7 @@ import {
   loadConfig,
   MAX_POLLS,
   parseConfig,
+  prefectFlowRunSecretEnv,
   type SubmitterConfigInput,
   watchPolls,
 } from '../infra-cdk/config.js';
@@ -106,6 +108,16 @@ describe('deployment configuration', () => {
         /at least one/,
       ],
       [withChange((c) => (c.memoryMb = 64)), 'memoryMb', /./],
+      [
+        withChange(
+          (c) =>
+            ((c.prefect as Record<string, unknown>).flowRunSecret = {
+              kubernetes: { name: 'Prefect_Key', key: 'value' },
+            }),
+        ),
+        'prefect.flowRunSecret',
+        /must be a Kubernetes Secret name.*'Prefect_Key'/,
+      ],
     ];
     for (const [input, path, message] of cases) {
       const found = problems(input);
@@ -113,6 +125,33 @@ describe('deployment configuration', () => {
       assert.ok(problem, `expected a problem at ${path}, got ${JSON.stringify(found)}`);
       assert.match(problem.message, message, path);
     }
+  });
+
+  it("prefect.flowRunSecret becomes the settings every function reads for the configured credential's kind", () => {
+    const flowRunSecret = {
+      cloudRun: { secret: 'projects/p/secrets/prefect-key', version: '2' },
+      kubernetes: { name: 'prefect-api-key', key: 'value' },
+    };
+    const config = parseConfig(
+      withChange((c) => ((c.prefect as Record<string, unknown>).flowRunSecret = flowRunSecret)),
+    );
+    assert.ok(config.prefect);
+    assert.deepEqual(keyReferencesFromEnv(prefectFlowRunSecretEnv(config.prefect)), {
+      cloudRun: { PREFECT_API_KEY: { secret: 'projects/p/secrets/prefect-key', version: '2' } },
+      kubernetes: { PREFECT_API_KEY: { name: 'prefect-api-key', key: 'value' } },
+    });
+    const auth = parseConfig(
+      withChange((c) => {
+        const prefect = c.prefect as Record<string, unknown>;
+        delete prefect.apiKeySecretArn;
+        prefect.apiAuthStringSecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prefect-auth';
+        prefect.flowRunSecret = { kubernetes: flowRunSecret.kubernetes };
+      }),
+    );
+    assert.ok(auth.prefect);
+    assert.deepEqual(keyReferencesFromEnv(prefectFlowRunSecretEnv(auth.prefect)), {
+      kubernetes: { PREFECT_API_AUTH_STRING: { name: 'prefect-api-key', key: 'value' } },
+    });
   });
 
   it('says which file could not be read or parsed', async () => {

@@ -8,6 +8,7 @@ import type { BlockType } from '../../providers/blocks.js';
 import { BLOCK_TYPE_ALIASES } from '../../providers/prefect2.js';
 import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
 import type { Deps } from './deps.js';
+import { withFlowRunAccess } from './prefect/flow-run-env.js';
 import { pinnedBlockKey } from './state.js';
 
 export interface LoadedRun extends Resolved {
@@ -80,25 +81,12 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
 
 /**
  * The flow run reaches the Prefect API as the submitter does: PREFECT_API_URL always; the
- * credential itself only for the process provider (it runs here). Deployed providers get the
- * key by reference from their builders (ECS: a container secret), never as a value.
+ * credential itself only for the process provider (it runs here); deployed providers get the
+ * key by their platform's secret reference (./prefect/flow-run-env.ts), never as a plain value.
  */
 async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved> {
   if (!deps.prefect) return resolved;
-  const block = resolved.block as Resolved['block'] & { env?: Record<string, string | null> };
-  const env = await deps.prefect.flowRunEnv({ withCredential: block.type === 'process' });
-  const arn = deps.prefect.keySecretArn;
-  const secrets = (block as { secrets?: Record<string, string> }).secrets;
-  // ECS: the key by reference, as a container secret the agent resolves (never a value in the request)
-  const byReference =
-    block.type === 'ecs-task' && arn && !block.env?.PREFECT_API_KEY
-      ? { secrets: { PREFECT_API_KEY: arn, ...(secrets ?? {}) } }
-      : {};
-  // the block's own settings win (a run may point at another API on purpose)
-  return {
-    ...resolved,
-    block: { ...block, ...byReference, env: { ...env, ...(block.env ?? {}) } } as Resolved['block'],
-  };
+  return { ...resolved, block: await withFlowRunAccess(deps.prefect, resolved.block) };
 }
 
 /** A block type this deployment has no provider function for is refused with the list of those it has. */

@@ -7,7 +7,7 @@ import type * as z from 'zod';
 import { ProviderPermanentError } from '../../../core/errors.js';
 import { classifyHttp } from '../../../providers/runtime/classify.js';
 import { type RetryPolicy, retrying } from '../../../providers/runtime/retry.js';
-import { authorization, type PrefectConfig } from './config.js';
+import { authorization, type KeyReferences, type PrefectConfig } from './config.js';
 import {
   type OrchestrationResult,
   OrchestrationResultSchema,
@@ -56,6 +56,10 @@ export interface PrefectApi {
   readonly apiUrl: string;
   /** The key's Secrets Manager ARN when it goes by reference (ECS passes it as a container secret). */
   readonly keySecretArn?: string;
+  /** The auth string's ARN when it goes by reference (ECS passes it as a container secret). */
+  readonly authStringSecretArn?: string;
+  /** Where the credential lives for Cloud Run and Kubernetes flow runs (./flow-run-env.ts). */
+  readonly keyReferences?: KeyReferences;
   /** Undefined: no such flow run (404: deleted). */
   readFlowRun(id: string, options?: CallOptions): Promise<PrefectFlowRun | undefined>;
   createFlowRunFromDeployment(ref: DeploymentRef, run: NewFlowRun): Promise<PrefectFlowRun>;
@@ -143,6 +147,8 @@ export function prefectApi(
   return {
     apiUrl: base,
     ...(config.keySecretArn ? { keySecretArn: config.keySecretArn } : {}),
+    ...(config.authStringSecretArn ? { authStringSecretArn: config.authStringSecretArn } : {}),
+    ...(config.keyReferences ? { keyReferences: config.keyReferences } : {}),
     async readFlowRun(id, callOptions) {
       try {
         return await call(
