@@ -12,9 +12,11 @@
 // labels (id, name) are compared.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidInputError } from '../core/errors.js';
+import { InvalidInputError, ProviderPermanentError } from '../core/errors.js';
 import { maskRequest, REDACTED, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { FlowRunSchema } from '../events/schema.js';
@@ -23,6 +25,7 @@ import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { DockerContainerBlock } from '../providers/docker-container/block.js';
 import { buildDockerRequest, type DockerCreateBody } from '../providers/docker-container/build.js';
+import { createDockerContainerProvider } from '../providers/docker-container/index.js';
 import { dockerPyBytes, workPool } from '../providers/docker-container/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
 import { ROOT, tempDir } from './helpers.js';
@@ -494,5 +497,90 @@ describe('Prefect 3 docker work pool → docker-container', () => {
     assert.equal(preview.pull.auth?.username, 'robot');
     // the block as `blocks show` prints it
     assert.equal(redact(block).image_registry?.password, REDACTED);
+  });
+});
+
+/**
+ * A Docker Engine that answers only what a submit asks before the container exists: no container
+ * under the name, the pull (ok, or a failure in its progress stream), whether the image is there;
+ * and refuses the create, which ends the submit. It records the calls.
+ */
+async function fakeEngine(answers: { pullFails: boolean; imagePresent: boolean }) {
+  const calls: string[] = [];
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').replace(/^\/v[\d.]+/, '').split('?')[0] ?? '';
+    const call = `${req.method} ${path}`;
+    calls.push(call);
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+    req.resume();
+    req.on('end', () => {
+      if (/^GET \/containers\/[^/]+\/json$/.test(call)) return send(404, { message: 'No such container' });
+      if (call === 'POST /images/create')
+        return send(
+          200,
+          answers.pullFails
+            ? `${JSON.stringify({ status: 'Pulling' })}\n${JSON.stringify({ error: 'manifest unknown' })}\n`
+            : `${JSON.stringify({ status: 'Downloaded newer image' })}\n`,
+        );
+      if (/^GET \/images\/.+\/json$/.test(call)) return answers.imagePresent ? send(200, {}) : send(404, {});
+      if (call === 'POST /containers/create')
+        return send(400, { message: 'fake engine: no containers here' });
+      return send(501, { message: `fake engine: ${call}` });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    calls,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    provider: createDockerContainerProvider({
+      connection: async () => ({
+        endpoint: { kind: 'tcp', host: '127.0.0.1', port, label: `tcp://127.0.0.1:${port}` },
+      }),
+      retry: { attempts: 1 },
+    }),
+  };
+}
+
+describe('IfPossible at submit (worker.py _create_and_start_container)', () => {
+  async function submitWith(answers: { pullFails: boolean; imagePresent: boolean }) {
+    const engine = await fakeEngine(answers);
+    try {
+      const block = await blockFor({ image: 'registry.example.com/etl:1', image_pull_policy: 'IfPossible' });
+      const error = await engine.provider
+        .submit({ block, flowRun }, { store: new FolderStore(await tempDir()) })
+        .then(
+          () => assert.fail('the fake engine refuses every create'),
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof ProviderPermanentError, String(error));
+      return { calls: engine.calls.filter((c) => !c.startsWith('GET /containers/')), error };
+    } finally {
+      await engine.close();
+    }
+  }
+
+  it('pulls first even when the image is there (_should_pull_image: IF_POSSIBLE → True)', async () => {
+    const { calls, error } = await submitWith({ pullFails: false, imagePresent: true });
+    assert.deepEqual(calls, ['POST /images/create', 'POST /containers/create']);
+    assert.match(error.message, /no containers here/);
+  });
+
+  it("a failed pull goes on with the engine's copy (docker_client.images.get)", async () => {
+    const { calls } = await submitWith({ pullFails: true, imagePresent: true });
+    assert.deepEqual(calls, [
+      'POST /images/create',
+      'GET /images/registry.example.com/etl:1/json',
+      'POST /containers/create',
+    ]);
+  });
+
+  it('a failed pull and no copy: refused naming both failures, nothing created', async () => {
+    const { calls, error } = await submitWith({ pullFails: true, imagePresent: false });
+    assert.deepEqual(calls, ['POST /images/create', 'GET /images/registry.example.com/etl:1/json']);
+    assert.match(error.message, /could not be pulled .*manifest unknown.*not on the engine either/);
   });
 });
