@@ -18,8 +18,6 @@ const ByteSize = z.union([
 const UNLIMITED_SWAP = z.union([z.literal(-1), z.literal('-1')]);
 
 const Strings = z.array(z.string());
-/** docker-py's `parse_bytes` input, already reduced to bytes or a plain `512m`. */
-const Bytes = ByteSize;
 
 /**
  * Prefect 3's `container_create_kwargs`: the docker-py `containers.create` keyword arguments this
@@ -58,8 +56,8 @@ export const DockerCreateKwargsSchema = z.strictObject({
   init: z.boolean().optional(),
   ipc_mode: z.string().optional(),
   pid_mode: z.string().optional(),
-  mem_reservation: Bytes.optional(),
-  shm_size: Bytes.optional(),
+  mem_reservation: ByteSize.optional(),
+  shm_size: ByteSize.optional(),
   pids_limit: z.number().int().optional(),
   read_only: z.boolean().optional(),
   security_opt: Strings.optional(),

@@ -1,6 +1,8 @@
 // Block + flow run → the exact Docker Engine API calls (pure): the pull decision
 // (`POST /images/create`), the container (`POST /containers/create?name=…`) and the extra
-// networks to connect after it. Prefect's DockerContainer semantics, made idempotent.
+// networks to connect after it. Prefect's DockerContainer semantics, made idempotent. The
+// Prefect 3 extras (IF_POSSIBLE, anonymous_volumes, memswap -1, container_create_kwargs) as the
+// docker worker sends them through docker-py (see work-pool.ts); unset, they change nothing.
 import { InvalidInputError, type Problem } from '../../core/errors.js';
 import { shellWords } from '../../prefect3/shell-words.js';
 import { concreteEnv } from '../base.js';
