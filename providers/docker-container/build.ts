@@ -1,14 +1,17 @@
 // Block + flow run → the exact Docker Engine API calls (pure): the pull decision
 // (`POST /images/create`), the container (`POST /containers/create?name=…`) and the extra
-// networks to connect after it. Prefect's DockerContainer semantics, made idempotent.
+// networks to connect after it. Prefect's DockerContainer semantics, made idempotent. The
+// Prefect 3 extras (IF_POSSIBLE, anonymous_volumes, memswap -1, container_create_kwargs) as the
+// docker worker sends them through docker-py (see work-pool.ts); unset, they change nothing.
 import { InvalidInputError, type Problem } from '../../core/errors.js';
+import { shellWords } from '../../prefect3/shell-words.js';
 import { concreteEnv } from '../base.js';
 import { flowRunEnv, flowRunLabels, idempotencyKey } from '../identity.js';
 import { runName, slugify } from '../naming.js';
 import type { Target } from '../port.js';
-import type { DockerContainerBlock } from './block.js';
+import type { DockerContainerBlock, DockerCreateKwargs } from './block.js';
 
-export type PullPolicy = 'ALWAYS' | 'IF_NOT_PRESENT' | 'NEVER';
+export type PullPolicy = 'ALWAYS' | 'IF_NOT_PRESENT' | 'NEVER' | 'IF_POSSIBLE';
 
 export interface ImageRef {
   /** `registry.example.com:5000/team/etl` */
@@ -21,7 +24,10 @@ export interface ImageRef {
 
 export interface DockerPull {
   policy: PullPolicy;
-  /** `POST /images/create?fromImage=…&tag=…` (done when policy is ALWAYS, or IF_NOT_PRESENT and the image is missing). */
+  /**
+   * `POST /images/create?fromImage=…&tag=…` (done when policy is ALWAYS or IF_POSSIBLE, or
+   * IF_NOT_PRESENT and the image is missing; IF_POSSIBLE goes on with the engine's copy when the pull fails).
+   */
   fromImage: string;
   tag: string;
   /**
@@ -38,6 +44,12 @@ export interface DockerCreateBody {
   /** `NAME=value` */
   Env: string[];
   Labels: Record<string, string>;
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  WorkingDir?: string;
+  Entrypoint?: string[];
+  StopSignal?: string;
   /** Container paths of the binds (as docker-py sends them). */
   Volumes?: Record<string, Record<string, never>>;
   HostConfig: {
@@ -50,6 +62,41 @@ export interface DockerCreateBody {
     /** Bytes: memory + swap. */
     MemorySwap?: number;
     ExtraHosts?: string[];
+    /** From `container_create_kwargs` (docker-py's HostConfig names → the Engine's). */
+    CapAdd?: string[];
+    CapDrop?: string[];
+    CpuPeriod?: number;
+    CpuQuota?: number;
+    CpuShares?: number;
+    CpusetCpus?: string;
+    CpusetMems?: string;
+    NanoCpus?: number;
+    Dns?: string[];
+    DnsOptions?: string[];
+    DnsSearch?: string[];
+    GroupAdd?: string[];
+    Init?: boolean;
+    IpcMode?: string;
+    PidMode?: string;
+    MemoryReservation?: number;
+    ShmSize?: number;
+    PidsLimit?: number;
+    ReadonlyRootfs?: boolean;
+    SecurityOpt?: string[];
+    Sysctls?: Record<string, string>;
+    Tmpfs?: Record<string, string>;
+    Ulimits?: { Name: string; Soft: number | null; Hard: number | null }[];
+    Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
+    DeviceRequests?: {
+      Driver: string;
+      Count: number;
+      DeviceIDs: string[];
+      Capabilities: string[][];
+      Options: Record<string, string>;
+    }[];
+    Runtime?: string;
+    OomKillDisable?: boolean;
+    UsernsMode?: string;
   };
   NetworkingConfig?: { EndpointsConfig: Record<string, Record<string, never>> };
 }
@@ -200,6 +247,8 @@ function checkVolume(volume: string, index: number): Problem | undefined {
 function memory(block: DockerContainerBlock): { Memory?: number; MemorySwap?: number } {
   const out: { Memory?: number; MemorySwap?: number } = {};
   if (block.mem_limit !== null) out.Memory = parseBytes(block.mem_limit);
+  // -1: unlimited swap, with or without a memory limit (Docker accepts both)
+  if (block.memswap_limit === -1 || block.memswap_limit === '-1') return { ...out, MemorySwap: -1 };
   if (block.memswap_limit !== null) out.MemorySwap = parseBytes(block.memswap_limit);
   if (out.MemorySwap !== undefined && out.Memory === undefined) {
     throw new InvalidInputError('Invalid docker-container block', [
@@ -220,6 +269,130 @@ function memory(block: DockerContainerBlock): { Memory?: number; MemorySwap?: nu
   return out;
 }
 
+/** docker-py's `format_extra_hosts`: a mapping becomes `host:ip` entries sorted by host. */
+function hostEntries(hosts: string[] | Record<string, string>): string[] {
+  if (Array.isArray(hosts)) return hosts;
+  return Object.keys(hosts)
+    .sort()
+    .map((host) => `${host}:${hosts[host]}`);
+}
+
+/**
+ * Prefect 3's docker worker with `extra_hosts` in `container_create_kwargs`: merged over its own
+ * `host.docker.internal` mapping when it adds one (entries keyed by host, then sorted), used as
+ * given when it adds none.
+ */
+function mergedHosts(
+  auto: string[] | undefined,
+  user: DockerCreateKwargs['extra_hosts'],
+): string[] | undefined {
+  if (user === undefined) return auto;
+  if (!auto) return hostEntries(user);
+  const merged: Record<string, string> = {};
+  for (const entry of [...auto, ...hostEntries(user)]) {
+    const colon = entry.indexOf(':');
+    merged[entry.slice(0, colon)] = entry.slice(colon + 1);
+  }
+  return hostEntries(merged);
+}
+
+type CreateExtras = Pick<
+  DockerCreateBody,
+  'Hostname' | 'Domainname' | 'User' | 'WorkingDir' | 'Entrypoint' | 'StopSignal'
+>;
+
+/** What is set only when Python finds it truthy (docker-py's `if cap_add:`). */
+function truthy<T>(value: T | undefined): value is T {
+  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+/**
+ * `container_create_kwargs` → the Engine API body, as docker-py's `containers.create` →
+ * `ContainerConfig` / `HostConfig` fill it: each key under its Engine name, set when docker-py
+ * sets it (most only when truthy), converted as docker-py converts it.
+ */
+export function createKwargsBody(kwargs: DockerCreateKwargs | null): {
+  config: CreateExtras;
+  host: Omit<DockerCreateBody['HostConfig'], 'AutoRemove' | 'Privileged'>;
+} {
+  const config: CreateExtras = {};
+  const host: Omit<DockerCreateBody['HostConfig'], 'AutoRemove' | 'Privileged'> = {};
+  if (!kwargs) return { config, host };
+  const k = kwargs;
+  // ContainerConfig: None is dropped from the JSON; everything else is sent
+  if (k.hostname !== undefined) config.Hostname = k.hostname;
+  if (k.domainname !== undefined) config.Domainname = k.domainname;
+  if (k.user !== undefined) config.User = String(k.user);
+  if (k.working_dir !== undefined) config.WorkingDir = k.working_dir;
+  if (k.entrypoint !== undefined)
+    config.Entrypoint =
+      typeof k.entrypoint === 'string'
+        ? shellWords(k.entrypoint, 'infrastructure.container_create_kwargs.entrypoint')
+        : k.entrypoint;
+  if (k.stop_signal !== undefined) config.StopSignal = k.stop_signal;
+  // HostConfig
+  if (truthy(k.cap_add)) host.CapAdd = k.cap_add;
+  if (truthy(k.cap_drop)) host.CapDrop = k.cap_drop;
+  if (truthy(k.cpu_period)) host.CpuPeriod = k.cpu_period;
+  if (truthy(k.cpu_quota)) host.CpuQuota = k.cpu_quota;
+  if (truthy(k.cpu_shares)) host.CpuShares = k.cpu_shares;
+  if (truthy(k.cpuset_cpus)) host.CpusetCpus = k.cpuset_cpus;
+  if (truthy(k.cpuset_mems)) host.CpusetMems = k.cpuset_mems;
+  if (truthy(k.nano_cpus)) host.NanoCpus = k.nano_cpus;
+  if (k.dns !== undefined) host.Dns = k.dns;
+  if (k.dns_opt !== undefined) host.DnsOptions = k.dns_opt;
+  if (truthy(k.dns_search)) host.DnsSearch = k.dns_search;
+  if (truthy(k.group_add)) host.GroupAdd = k.group_add.map(String);
+  if (k.init !== undefined) host.Init = k.init;
+  if (truthy(k.ipc_mode)) host.IpcMode = k.ipc_mode;
+  if (truthy(k.pid_mode)) host.PidMode = k.pid_mode;
+  if (truthy(k.mem_reservation)) host.MemoryReservation = parseBytes(k.mem_reservation);
+  if (k.shm_size !== undefined) host.ShmSize = parseBytes(k.shm_size);
+  if (truthy(k.pids_limit)) host.PidsLimit = k.pids_limit;
+  if (k.read_only !== undefined) host.ReadonlyRootfs = k.read_only;
+  if (k.security_opt !== undefined) host.SecurityOpt = k.security_opt;
+  if (truthy(k.sysctls))
+    host.Sysctls = Object.fromEntries(Object.entries(k.sysctls).map(([key, v]) => [key, String(v)]));
+  if (truthy(k.tmpfs)) {
+    host.Tmpfs = Array.isArray(k.tmpfs)
+      ? Object.fromEntries(
+          k.tmpfs.map((mount) => {
+            const colon = mount.indexOf(':');
+            return colon < 0 ? [mount, ''] : [mount.slice(0, colon), mount.slice(colon + 1)];
+          }),
+        )
+      : k.tmpfs;
+  }
+  if (k.ulimits !== undefined)
+    host.Ulimits = k.ulimits.map((u) => ({ Name: u.name, Soft: u.soft ?? null, Hard: u.hard ?? null }));
+  if (truthy(k.devices)) {
+    host.Devices = k.devices.map((device) => {
+      const [onHost = '', inContainer, permissions] = device.split(':');
+      return {
+        PathOnHost: onHost,
+        PathInContainer: inContainer ?? onHost,
+        CgroupPermissions: permissions ?? 'rwm',
+      };
+    });
+  }
+  if (k.device_requests !== undefined) {
+    host.DeviceRequests = k.device_requests.map((r) => ({
+      Driver: r.driver ?? '',
+      Count: r.count ?? 0,
+      DeviceIDs: r.device_ids ?? [],
+      Capabilities: r.capabilities ?? [],
+      Options: r.options ?? {},
+    }));
+  }
+  if (truthy(k.runtime)) host.Runtime = k.runtime;
+  if (truthy(k.oom_kill_disable)) host.OomKillDisable = k.oom_kill_disable;
+  if (truthy(k.userns_mode)) host.UsernsMode = k.userns_mode;
+  return { config, host };
+}
+
 export function buildDockerRequest(target: Target<DockerContainerBlock>): DockerContainerRequest {
   const { block, flowRun } = target;
   const problems = block.volumes
@@ -235,23 +408,30 @@ export function buildDockerRequest(target: Target<DockerContainerBlock>): Docker
   const mode = networkMode(block, env);
   const [firstNetwork, ...moreNetworks] = block.networks;
   // Docker refuses host mappings in another container's network namespace ("conflicting options")
-  const hosts = mode?.startsWith('container:') ? undefined : extraHosts(env);
+  const hosts = mergedHosts(
+    mode?.startsWith('container:') ? undefined : extraHosts(env),
+    block.container_create_kwargs?.extra_hosts,
+  );
+  const extras = createKwargsBody(block.container_create_kwargs);
+  const volumes = [...block.volumes, ...block.anonymous_volumes];
   const body: DockerCreateBody = {
     Image: block.image,
     Cmd: block.command,
     Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
     Labels: labels,
-    ...(block.volumes.length
-      ? { Volumes: Object.fromEntries(block.volumes.map((v) => [v.split(':')[1] ?? v, {}])) }
+    ...extras.config,
+    ...(volumes.length
+      ? { Volumes: Object.fromEntries(volumes.map((v) => [v.split(':')[1] ?? v, {}])) }
       : {}),
     HostConfig: {
       AutoRemove: block.auto_remove,
       Privileged: block.privileged,
-      ...(block.volumes.length ? { Binds: block.volumes } : {}),
+      ...(volumes.length ? { Binds: volumes } : {}),
       // docker-py: the first network is the network mode and the one endpoint at create
       ...(firstNetwork ? { NetworkMode: firstNetwork } : mode ? { NetworkMode: mode } : {}),
       ...memory(block),
       ...(hosts ? { ExtraHosts: hosts } : {}),
+      ...extras.host,
     },
     ...(firstNetwork ? { NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } } } : {}),
   };

@@ -6,7 +6,7 @@
 // inspect (a container removed by auto_remove: its `die` event). stop: stop?t=grace, or
 // kill SIGKILL. remove: delete the container. logs: the demultiplexed tail.
 import * as z from 'zod';
-import { ProviderPermanentError } from '../../core/errors.js';
+import { describeError, ProviderPermanentError } from '../../core/errors.js';
 import { type SecretReader, secretsManagerReader } from '../../core/secret-ref.js';
 import type { InfraStatus, Provider, Target } from '../port.js';
 import { type Classifier, classifyHttp } from '../runtime/classify.js';
@@ -204,7 +204,8 @@ export function createDockerContainerProvider(
     const { image } = target.block;
     const docker = await engine();
     const { policy: pullPolicy, fromImage, tag } = request.pull;
-    if (pullPolicy !== 'ALWAYS' && (await imagePresent(image))) return;
+    const pullFirst = pullPolicy === 'ALWAYS' || pullPolicy === 'IF_POSSIBLE';
+    if (!pullFirst && (await imagePresent(image))) return;
     if (pullPolicy === 'NEVER') {
       throw new ProviderPermanentError(
         `image '${image}' is not on the engine ${docker.label} and image_pull_policy is NEVER: load it there (docker pull / docker load) or set image_pull_policy to IF_NOT_PRESENT`,
@@ -213,6 +214,26 @@ export function createDockerContainerProvider(
     }
     const auth = registryAuth(target.block, request);
     const what = `pulling image '${image}' on ${docker.label}`;
+    try {
+      await pullOnce(what, fromImage, tag, auth);
+    } catch (error) {
+      // Prefect 3's IfPossible: a failed pull goes on with the engine's copy, if it has one
+      if (pullPolicy !== 'IF_POSSIBLE') throw error;
+      if (await imagePresent(image)) return;
+      throw new ProviderPermanentError(
+        `image '${image}' could not be pulled on ${docker.label} (${describeError(error)}) and is not on the engine either (image_pull_policy IF_POSSIBLE): make the registry reachable or load the image there`,
+        { cause: error, kind: 'not-found' },
+      );
+    }
+  }
+
+  async function pullOnce(
+    what: string,
+    fromImage: string,
+    tag: string,
+    auth: string | undefined,
+  ): Promise<void> {
+    const docker = await engine();
     await retrying(
       what,
       async () => {
