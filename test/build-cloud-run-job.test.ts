@@ -244,6 +244,40 @@ describe('cloud-run-job build', () => {
     assert.equal(gig.job.template.template.containers[0]?.resources.limits.memory, '4Gi');
   });
 
+  it("args and cloudsql_instances (Prefect 3's v2 worker): sent only when given, the Cloud SQL volume at /cloudsql", async () => {
+    const plain = await build();
+    const [container] = plain.job.template.template.containers;
+    assert.equal(container && 'args' in container, false);
+    assert.equal(container && 'volumeMounts' in container, false);
+    assert.equal('volumes' in plain.job.template.template, false);
+    // prefect-gcp cloud_run_v2.py _configure_cloudsql_volumes (PrefectHQ/prefect ce79dd3)
+    const request = await build({
+      args: ['--day', 'today'],
+      cloudsql_instances: ['my-project:us-central1:db'],
+    });
+    const task = request.job.template.template;
+    assert.deepEqual(task.containers[0]?.args, ['--day', 'today']);
+    assert.deepEqual(task.containers[0]?.volumeMounts, [{ name: 'cloudsql', mountPath: '/cloudsql' }]);
+    assert.deepEqual(task.volumes, [
+      { name: 'cloudsql', cloudSqlInstance: { instances: ['my-project:us-central1:db'] } },
+    ]);
+    await assert.rejects(
+      build({ cloudsql_instances: ['db'] }),
+      (error: unknown) => error instanceof Error && /cloudsql_instances\[0\]/.test(error.message),
+    );
+  });
+
+  it("launch_stage: every value of Google's LaunchStage enum", async () => {
+    for (const stage of [
+      'LAUNCH_STAGE_UNSPECIFIED',
+      'UNIMPLEMENTED',
+      'PRELAUNCH',
+      'EARLY_ACCESS',
+      'DEPRECATED',
+    ])
+      assert.equal((await build({ launch_stage: stage })).job.launchStage, stage);
+  });
+
   it('watch defaults: poll_interval; five minutes to start (scheduling and image pull)', async () => {
     const { block } = await targetOf('cloud-run-job', { poll_interval: 10 });
     assert.deepEqual(cloudRunJobSpec.watchDefaults(block), { pollSeconds: 10, startTimeoutSeconds: 300 });

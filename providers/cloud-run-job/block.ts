@@ -39,7 +39,19 @@ export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
   /** prefect-gcp's default; Cloud Run allows 0–10. */
   max_retries: z.number().int().min(0).max(10).default(3),
   keep_job: z.boolean().default(false),
-  launch_stage: z.enum(['ALPHA', 'BETA', 'GA']).default('BETA'),
+  /** Google's LaunchStage (google/api/launch_stage.proto): all eight values, BETA by default as prefect-gcp. */
+  launch_stage: z
+    .enum([
+      'ALPHA',
+      'BETA',
+      'GA',
+      'LAUNCH_STAGE_UNSPECIFIED',
+      'UNIMPLEMENTED',
+      'PRELAUNCH',
+      'EARLY_ACCESS',
+      'DEPRECATED',
+    ])
+    .default('BETA'),
   vpc_connector_name: z.string().nullable().default(null),
   service_account_name: z.string().nullable().default(null),
   /** Environment variable name → Secret Manager secret (sent as `secretKeyRef`). */
@@ -47,5 +59,16 @@ export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
     .record(z.string(), z.strictObject({ secret: z.string(), version: z.string().default('latest') }))
     .default({}),
   poll_interval: z.number().positive().default(5),
+  /** The container's arguments (`Container.args`), passed to its entrypoint after `command`; none by default. */
+  args: z.array(z.string()).default([]),
+  /**
+   * Cloud SQL connection names (`project:region:instance`): prefect-gcp's Cloud Run v2
+   * worker mounts them as a `cloudsql` volume at `/cloudsql`. None by default.
+   */
+  cloudsql_instances: z
+    .array(
+      z.string().regex(/^[^:\s]+:[^:\s]+:[^:\s]+$/, 'expected a connection name project:region:instance'),
+    )
+    .default([]),
 });
 export type CloudRunJobBlock = z.infer<typeof CloudRunJobBlockSchema>;

@@ -17,8 +17,18 @@ export type CloudRunEnvVar =
 export interface CloudRunContainer {
   image: string;
   command: string[];
+  /** Only when the block has args. */
+  args?: string[];
   env: CloudRunEnvVar[];
   resources: { limits: { cpu: string; memory: string } };
+  /** Only with cloudsql_instances: the `cloudsql` volume at `/cloudsql`. */
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+/** A `Volume` of the v2 API (the Cloud SQL kind, the only one this submitter sets). */
+export interface CloudRunVolume {
+  name: string;
+  cloudSqlInstance: { instances: string[] };
 }
 
 /** `TaskTemplate` of the v2 API. */
@@ -29,6 +39,8 @@ export interface CloudRunTaskTemplate {
   maxRetries: number;
   serviceAccount?: string;
   vpcAccess?: { connector: string };
+  /** Only with cloudsql_instances. */
+  volumes?: CloudRunVolume[];
 }
 
 /** `Job` of the v2 API (the fields this submitter sets). */
@@ -192,13 +204,17 @@ export function buildCloudRunRequest(target: Target<CloudRunJobBlock>): CloudRun
   if (problems.length > 0 || !project) throw new InvalidInputError('Invalid cloud-run-job block', problems);
 
   const connector = block.vpc_connector_name;
+  const cloudSql = block.cloudsql_instances.length > 0;
   const template: CloudRunTaskTemplate = {
     containers: [
       {
         image: qualifiedImage(block.image),
         command: block.command,
+        ...(block.args.length > 0 ? { args: block.args } : {}),
         env: env(target),
         resources: { limits: { cpu: block.cpu, memory: memoryLimit(block) ?? '' } },
+        // prefect-gcp's Cloud Run v2 worker: one `cloudsql` volume, mounted at /cloudsql
+        ...(cloudSql ? { volumeMounts: [{ name: 'cloudsql', mountPath: '/cloudsql' }] } : {}),
       },
     ],
     timeout: `${block.timeout}s`,
@@ -213,6 +229,9 @@ export function buildCloudRunRequest(target: Target<CloudRunJobBlock>): CloudRun
               : `projects/${project}/locations/${block.region}/connectors/${connector}`,
           },
         }
+      : {}),
+    ...(cloudSql
+      ? { volumes: [{ name: 'cloudsql', cloudSqlInstance: { instances: block.cloudsql_instances } }] }
       : {}),
   };
   return {
