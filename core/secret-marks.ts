@@ -19,9 +19,17 @@ export type SecretMark = 'value' | 'document' | 'env';
 /** The marks, keyed by schema instance. Private: mark with the functions below. */
 export const secretMarks = z.registry<{ secret: SecretMark }>();
 
-/** Environment variable names that look secret: `*_KEY`, `*_SECRET`, `*_TOKEN`, `*PASSWORD*`. */
+/**
+ * Environment variable names that look secret: `*_KEY`, `*_SECRET`, `*_TOKEN`, `*PASSWORD*`, and
+ * Prefect's two credentials (`PREFECT_API_KEY`, `PREFECT_API_AUTH_STRING`, the pair prefect-azure's
+ * worker sends as secure values).
+ */
 export function isSecretEnvName(name: string): boolean {
-  return /(_KEY|_SECRET|_TOKEN)$/i.test(name) || /PASSWORD/i.test(name) || /^PREFECT_API_KEY$/i.test(name);
+  return (
+    /(_KEY|_SECRET|_TOKEN)$/i.test(name) ||
+    /PASSWORD/i.test(name) ||
+    /^PREFECT_API_(KEY|AUTH_STRING)$/i.test(name)
+  );
 }
 
 /**

@@ -229,17 +229,10 @@ describe('container-instance-job build', () => {
     });
   });
 
-  it('secure_env_names: more names sent as secureValue (none by default)', async () => {
+  it("Prefect's auth string goes as a secureValue, as prefect-azure's worker sends it", async () => {
     const env = { PREFECT_API_AUTH_STRING: 'user:pass', MODE: 'prod' };
-    const plain = await build({ env });
-    assert.deepEqual(
-      plain.body.properties.containers[0]?.properties.environmentVariables.find(
-        (e) => e.name === 'PREFECT_API_AUTH_STRING',
-      ),
-      { name: 'PREFECT_API_AUTH_STRING', value: 'user:pass' },
-    );
-    const secure = await build({ env, secure_env_names: ['PREFECT_API_AUTH_STRING'] });
-    assert.deepEqual(secure.body.properties.containers[0]?.properties.environmentVariables.slice(0, 2), [
+    const request = await build({ env });
+    assert.deepEqual(request.body.properties.containers[0]?.properties.environmentVariables.slice(0, 2), [
       { name: 'PREFECT_API_AUTH_STRING', secureValue: 'user:pass' },
       { name: 'MODE', value: 'prod' },
     ]);

@@ -36,10 +36,5 @@ export const ContainerInstanceJobBlockSchema = blockSchema('container-instance-j
   task_start_timeout_seconds: z.number().int().positive().default(240),
   task_watch_poll_interval: z.number().positive().default(5),
   keep_container_group: z.boolean().default(false),
-  /**
-   * More env names sent as `secureValue` (hidden from the portal and API reads), besides the
-   * secret-looking ones: prefect-azure's worker hides PREFECT_API_AUTH_STRING too. None by default.
-   */
-  secure_env_names: z.array(z.string()).default([]),
 });
 export type ContainerInstanceJobBlock = z.infer<typeof ContainerInstanceJobBlockSchema>;

@@ -82,9 +82,8 @@ export function armTags(labels: Record<string, string>): Record<string, string> 
 
 function environment({ block, flowRun }: Target<ContainerInstanceJobBlock>): AciEnvVar[] {
   const env = { ...concreteEnv(block.env), ...flowRunEnv(flowRun) };
-  const secure = new Set(block.secure_env_names);
   return Object.entries(env).map(([name, value]) =>
-    isSecretEnvName(name) || secure.has(name) ? { name, secureValue: value } : { name, value },
+    isSecretEnvName(name) ? { name, secureValue: value } : { name, value },
   );
 }
 

@@ -245,9 +245,6 @@ const KNOWN = [
   'keep_container_group',
 ] as const;
 
-/** prefect-azure's ENV_SECRETS not already secret by name here. */
-const WORKER_SECURE_ENV = ['PREFECT_API_AUTH_STRING'];
-
 export const workPool: WorkPoolAdapter = {
   poolTypes: ['azure-container-instance'],
   blockType: 'container-instance-job',
@@ -281,9 +278,6 @@ export const workPool: WorkPoolAdapter = {
       ['keep_container_group', given(config, 'keep_container_group')],
     ];
     for (const [key, value] of fields) if (value !== undefined) block[key] = value;
-    const env = given(config, 'env');
-    const secure = WORKER_SECURE_ENV.filter((name) => isRecord(env) && Object.hasOwn(env, name));
-    if (secure.length > 0) block.secure_env_names = secure;
     return block;
   },
 };
