@@ -206,7 +206,7 @@ function readDefinition(
   }
   if (!container) {
     // the worker names the first container without a name; with none, the build appends one
-    container = containers.find((c) => !('name' in c));
+    container = containers.find((c) => !Object.hasOwn(c, 'name'));
     if (container) container.name = containerName;
   }
   if (container) {
@@ -215,7 +215,7 @@ function readDefinition(
     if (Array.isArray(container.environment)) {
       // values given as null are dropped; so are the variables a secret ARN provides
       container.environment = container.environment.filter(
-        (item) => !isRecord(item) || (item.value !== null && !(String(item.name) in secrets)),
+        (item) => !isRecord(item) || (item.value !== null && !Object.hasOwn(secrets, String(item.name))),
       );
     }
     if (container.image !== undefined && typeof container.image !== 'string')
@@ -285,12 +285,7 @@ function refuseIgnoredDefinition(reading: Reading, raw: Json | undefined, contai
 }
 
 /** `task_run_request.overrides` → block env and command (the Prefect container), patches for the rest. */
-function readOverrides(
-  reading: Reading,
-  overrides: Json,
-  containerName: string,
-  env: Record<string, string>,
-): void {
+function readOverrides(reading: Reading, overrides: Json, containerName: string, env: Json): void {
   const { problems, patches } = reading;
   const base = ['task_run_request', 'overrides'];
   const list = overrides.containerOverrides ?? [];
@@ -301,8 +296,8 @@ function readOverrides(
     });
     return;
   }
-  let own = list.findIndex((c) => c.name === containerName);
-  if (own < 0 && list[0] && !list[0].name) own = 0;
+  // the worker names an unnamed first override after the container, then takes the first of that name
+  const own = list[0] && !list[0].name ? 0 : list.findIndex((c) => c.name === containerName);
   if (own < 0) {
     problems.push({
       path: at(reading, ...base, 'containerOverrides'),
@@ -318,7 +313,7 @@ function readOverrides(
     at(reading, ...base, 'containerOverrides', own, 'environment'),
     problems,
   ))
-    if (!(name in env)) env[name] = value;
+    if (!Object.hasOwn(env, name)) env[name] = value;
   for (const [key, value] of Object.entries(mine)) {
     if (key === 'name' || key === 'command' || key === 'environment' || value === undefined || value === null)
       continue;
@@ -453,7 +448,7 @@ function readLogs(reading: Reading, existing: boolean, definitionRole: unknown):
         'needs an execution role on the task definition (ECS writes the logs with it): set job variable execution_role_arn',
     });
   const merged: Json = { ...(options ?? {}) };
-  if (typeof prefix === 'string' && !('awslogs-stream-prefix' in merged))
+  if (typeof prefix === 'string' && !Object.hasOwn(merged, 'awslogs-stream-prefix'))
     merged['awslogs-stream-prefix'] = prefix;
   else if (prefix !== undefined && typeof prefix !== 'string')
     problems.push({
@@ -473,12 +468,138 @@ function launchTypeOf(reading: Reading, request: Json, definition: Json | undefi
       reading.patches.push({ op: 'remove', path: '/launchType' });
     return ec2 ? 'EC2' : 'FARGATE';
   }
-  if (LAUNCH_TYPES.includes(value as LaunchType)) return value as LaunchType;
+  const known = LAUNCH_TYPES.find((type) => type === value);
+  if (known) return known;
   reading.problems.push({
     path: at(reading, 'task_run_request', 'launchType'),
     message: `expected one of ${LAUNCH_TYPES.join(', ')}; got ${shownValue(value)}`,
   });
   return 'FARGATE';
+}
+
+/** A string field of the configuration, or undefined; anything else is a problem naming it. */
+function stringAt(reading: Reading, source: Json, ...path: string[]): string | undefined {
+  const value = given(source, path.at(-1) ?? '');
+  if (value === undefined || typeof value === 'string') return value;
+  reading.problems.push({
+    path: at(reading, ...path),
+    message: `expected a string; got ${shownValue(value)}`,
+  });
+  return undefined;
+}
+
+/**
+ * Env and labels as Prefect 3 holds them after prepare_for_flow_run: null values dropped
+ * (they neither unset nor tag); a wrong shape is left for the block schema to name.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (!isRecord(value)) return value ?? {};
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null));
+}
+
+/** prefect_api_key_secret_arn / prefect_api_auth_string_secret_arn → env name → secret ARN. */
+function secretsOf(reading: Reading): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [field, name] of [
+    ['prefect_api_key_secret_arn', 'PREFECT_API_KEY'],
+    ['prefect_api_auth_string_secret_arn', 'PREFECT_API_AUTH_STRING'],
+  ] as const) {
+    const arn = stringAt(reading, reading.config, field);
+    if (arn === undefined) continue;
+    secrets[name] = arn;
+    if (reading.block.task_definition_arn !== undefined) {
+      reading.problems.push({
+        path: at(reading, field),
+        message: `cannot be applied to the existing definition named by task_run_request.taskDefinition: add the secret '${name}' to that definition, or unset task_definition_arn`,
+      });
+    }
+  }
+  return secrets;
+}
+
+/** The definition to run: an existing one (taskDefinition ARN) or the rendered task_definition. */
+function readTaskDefinition(
+  reading: Reading,
+  request: Json,
+  raw: Json | undefined,
+  launchType: LaunchType,
+): {
+  containerName: string;
+  networkMode?: unknown;
+  executionRole?: unknown;
+  secrets: Record<string, string>;
+} {
+  const { block, config, problems } = reading;
+  const existing = given(request, 'taskDefinition');
+  if (existing !== undefined) {
+    if (typeof existing === 'string' && /^arn:aws[a-z-]*:ecs:/.test(existing))
+      block.task_definition_arn = existing;
+    else
+      problems.push({
+        path: at(reading, 'task_run_request', 'taskDefinition'),
+        message: `expected a task definition ARN (arn:aws:ecs:…:task-definition/family:revision); got ${shownValue(existing)}`,
+      });
+  } else if (!raw || Object.keys(raw).length === 0) {
+    problems.push({
+      path: at(reading, 'task_definition'),
+      message:
+        "a task definition is needed when task_run_request.taskDefinition names none (Prefect refuses this too): restore the template's task_definition",
+    });
+  }
+  // Prefect's container_name_default_from_task_definition, on the rendered definition; for an
+  // existing definition the worker looks at the registered one, which a build cannot: `prefect`
+  const containers = Array.isArray(raw?.containerDefinitions)
+    ? raw.containerDefinitions.filter(isRecord)
+    : [];
+  const containerName =
+    stringAt(reading, config, 'container_name') ??
+    (existing === undefined ? inferredContainerName(containers) : undefined) ??
+    ECS_DEFAULT_CONTAINER;
+  block.container_name = containerName;
+  const secrets = secretsOf(reading);
+  if (existing !== undefined) {
+    refuseIgnoredDefinition(reading, raw, containerName);
+    return { containerName, secrets };
+  }
+  if (raw) readDefinition(reading, raw, containerName, launchType, secrets);
+  if (Object.keys(secrets).length > 0) block.secrets = secrets;
+  const definition = isRecord(block.task_definition) ? block.task_definition : {};
+  return {
+    containerName,
+    networkMode: definition.networkMode,
+    executionRole: definition.executionRoleArn,
+    secrets,
+  };
+}
+
+/** The task_run_request fields beyond the mapped ones: patched into the RunTask request as they are. */
+function readOtherRequestFields(reading: Reading, request: Json): void {
+  for (const [key, value] of Object.entries(request)) {
+    if (MAPPED_REQUEST_FIELDS.has(key) || value === undefined) continue;
+    if (OWNED_REQUEST_FIELDS.has(key)) {
+      reading.problems.push({
+        path: at(reading, 'task_run_request', key),
+        message: `is the submitter's: it sets ${key} to the flow run's idempotency key, which finds the run's task again; remove it`,
+      });
+      continue;
+    }
+    reading.patches.push({ op: 'add', path: pointer(key), value });
+  }
+}
+
+function readScalars(reading: Reading): void {
+  const { block, config } = reading;
+  for (const key of ['stream_output', 'auto_deregister_task_definition'] as const) {
+    const value = given(config, key);
+    if (value !== undefined) block[key] = value;
+  }
+  // no longer read by Prefect's worker, whose own json_template gives them as 0: 0 = the block's default
+  for (const key of ['task_start_timeout_seconds', 'task_watch_poll_interval'] as const) {
+    const value = given(config, key);
+    if (value !== undefined && value !== 0) block[key] = value;
+  }
+  // match_latest_revision_in_family is what the build always does, and more: an identical ACTIVE
+  // definition (same content hash, so same family) is reused, whatever this says
 }
 
 function toEcsBlock(config: Json, context: JobConfigurationContext): Json {
@@ -493,156 +614,66 @@ function toEcsBlock(config: Json, context: JobConfigurationContext): Json {
   }
   refuseUnknown(config, KNOWN, context);
   const base = baseFieldsOf(config, context);
-  const reading: Reading = {
-    config,
-    context,
-    problems: [],
-    block: { type: 'ecs-task', command: base.command },
-    patches: [],
-  };
-  const { block, problems } = reading;
+  const block: Json = { type: 'ecs-task', command: base.command };
   if (base.name !== undefined) block.name = base.name;
-
-  // Prefect 3 drops null env values and labels before anything reads them (prepare_for_flow_run)
-  const env: Record<string, string> = {};
-  const envGiven = base.env;
-  if (envGiven !== undefined && !isRecord(envGiven))
-    block.env = envGiven; // the block schema names it
-  else
-    for (const [name, value] of Object.entries(envGiven ?? {}))
-      if (value !== null) env[name] = value as string;
-  const secrets: Record<string, string> = {};
-  for (const [field, name] of [
-    ['prefect_api_key_secret_arn', 'PREFECT_API_KEY'],
-    ['prefect_api_auth_string_secret_arn', 'PREFECT_API_AUTH_STRING'],
-  ] as const) {
-    const arn = given(config, field);
-    if (arn !== undefined) secrets[name] = arn as string;
-  }
+  const reading: Reading = { config, context, problems: [], block, patches: [] };
 
   const request = recordAt(reading, 'task_run_request') ?? {};
   const rawDefinition = recordAt(reading, 'task_definition');
-  const existing = given(request, 'taskDefinition');
-  if (existing !== undefined && (typeof existing !== 'string' || !/^arn:aws[a-z-]*:ecs:/.test(existing))) {
-    problems.push({
-      path: at(reading, 'task_run_request', 'taskDefinition'),
-      message: `expected a task definition ARN (arn:aws:ecs:…:task-definition/family:revision); got ${shownValue(existing)}`,
-    });
-  }
-  if (existing === undefined && (!rawDefinition || Object.keys(rawDefinition).length === 0)) {
-    problems.push({
-      path: at(reading, 'task_definition'),
-      message:
-        "a task definition is needed when task_run_request.taskDefinition names none (Prefect refuses this too): restore the template's task_definition",
-    });
-  }
   const launchType = launchTypeOf(reading, request, rawDefinition);
   block.launch_type = launchType;
   const fargate = launchType === 'FARGATE' || launchType === 'FARGATE_SPOT';
-  const definitionContainers = Array.isArray(rawDefinition?.containerDefinitions)
-    ? rawDefinition.containerDefinitions.filter(isRecord)
-    : [];
-  const containerName =
-    (given(config, 'container_name') as string | undefined) ??
-    (existing === undefined ? inferredContainerName(definitionContainers) : undefined) ??
-    ECS_DEFAULT_CONTAINER;
-  block.container_name = containerName;
-
-  let networkMode: unknown;
-  let definitionRole: unknown;
-  if (existing !== undefined) {
-    block.task_definition_arn = existing;
-    refuseIgnoredDefinition(reading, rawDefinition, containerName);
-    for (const name of Object.keys(secrets)) {
-      const field =
-        name === 'PREFECT_API_KEY' ? 'prefect_api_key_secret_arn' : 'prefect_api_auth_string_secret_arn';
-      problems.push({
-        path: at(reading, field),
-        message: `cannot be applied to the existing definition named by task_run_request.taskDefinition: add the secret '${name}' to that definition, or unset task_definition_arn`,
-      });
-    }
-  } else if (rawDefinition) {
-    readDefinition(reading, rawDefinition, containerName, launchType, secrets);
-    const definition = isRecord(block.task_definition) ? block.task_definition : {};
-    networkMode = definition.networkMode;
-    definitionRole = definition.executionRoleArn;
-    if (Object.keys(secrets).length > 0) block.secrets = secrets;
-  }
-  for (const name of Object.keys(secrets)) delete env[name];
+  const definition = readTaskDefinition(reading, request, rawDefinition, launchType);
+  const existing = block.task_definition_arn !== undefined;
   const role = given(config, 'execution_role_arn');
-  if (role !== undefined && role !== definitionRole) {
-    problems.push({
+  if (role !== undefined && role !== definition.executionRole) {
+    reading.problems.push({
       path: at(reading, 'execution_role_arn'),
       message:
         "Prefect's worker does not put this into the task definition: give it as task_definition.executionRoleArn (job variable execution_role_arn does)",
     });
   }
 
-  const cluster = given(request, 'cluster') ?? given(config, 'cluster');
+  const cluster =
+    stringAt(reading, request, 'task_run_request', 'cluster') ?? stringAt(reading, config, 'cluster');
   if (cluster !== undefined) block.cluster = cluster;
   const strategy = given(request, 'capacityProviderStrategy');
   if (strategy !== undefined && !(Array.isArray(strategy) && strategy.length === 0))
     block.capacity_provider_strategy = strategy;
 
-  const overrides = given(request, 'overrides') ?? {};
-  if (isRecord(overrides)) readOverrides(reading, overrides, containerName, env);
-  else
-    problems.push({
-      path: at(reading, 'task_run_request', 'overrides'),
-      message: `expected an object; got ${shownValue(overrides)}`,
-    });
-
-  // tags: the request's, then the configuration's labels over them (null values dropped)
-  const labels: Record<string, string> = {};
-  for (const [key, value] of pairsOf(
-    given(request, 'tags'),
-    'key',
-    at(reading, 'task_run_request', 'tags'),
-    problems,
-  ))
-    labels[key] = value;
-  const labelsGiven = base.labels;
-  if (labelsGiven !== undefined && !isRecord(labelsGiven)) block.labels = labelsGiven;
-  else
-    for (const [key, value] of Object.entries(labelsGiven ?? {}))
-      if (value !== null) {
-        delete labels[key];
-        labels[key] = value as string;
-      }
-  if (!('labels' in block)) block.labels = labels;
-  if (!('env' in block)) block.env = env;
-
-  for (const [key, value] of Object.entries(request)) {
-    if (MAPPED_REQUEST_FIELDS.has(key) || value === undefined) continue;
-    if (OWNED_REQUEST_FIELDS.has(key)) {
-      problems.push({
-        path: at(reading, 'task_run_request', key),
-        message: `is the submitter's: it sets ${key} to the flow run's idempotency key, which finds the run's task again; remove it`,
+  const env = withoutNulls(base.env);
+  if (isRecord(env)) {
+    for (const name of Object.keys(definition.secrets)) delete env[name];
+    const overrides = given(request, 'overrides') ?? {};
+    if (isRecord(overrides)) readOverrides(reading, overrides, definition.containerName, env);
+    else
+      reading.problems.push({
+        path: at(reading, 'task_run_request', 'overrides'),
+        message: `expected an object; got ${shownValue(overrides)}`,
       });
-      continue;
-    }
-    reading.patches.push({ op: 'add', path: pointer(key), value });
   }
+  block.env = env;
+  // tags: the request's, then the configuration's labels over them
+  const labels = withoutNulls(base.labels);
+  if (isRecord(labels)) {
+    const tags: Json = {};
+    for (const [key, value] of pairsOf(
+      given(request, 'tags'),
+      'key',
+      at(reading, 'task_run_request', 'tags'),
+      reading.problems,
+    ))
+      if (!Object.hasOwn(labels, key)) tags[key] = value;
+    block.labels = { ...tags, ...labels };
+  } else block.labels = labels;
 
-  readNetwork(
-    reading,
-    request,
-    fargate || networkMode === 'awsvpc' || (existing !== undefined && !fargate),
-    fargate,
-  );
+  readOtherRequestFields(reading, request);
+  readNetwork(reading, request, fargate || definition.networkMode === 'awsvpc' || existing, fargate);
   readCredentials(reading);
-  readLogs(reading, existing !== undefined, definitionRole);
-  for (const key of ['stream_output', 'auto_deregister_task_definition'] as const) {
-    const value = given(config, key);
-    if (value !== undefined) block[key] = value;
-  }
-  // no longer read by Prefect's worker, whose own template gives them as 0: 0 means the block's default
-  for (const key of ['task_start_timeout_seconds', 'task_watch_poll_interval'] as const) {
-    const value = given(config, key);
-    if (value !== undefined && value !== 0) block[key] = value;
-  }
-  // match_latest_revision_in_family: the build always reuses an identical ACTIVE definition (content hash in the family)
-  if (problems.length > 0) throw new InvalidInputError('Job configuration not supported', problems);
+  readLogs(reading, existing, definition.executionRole);
+  readScalars(reading);
+  if (reading.problems.length > 0)
+    throw new InvalidInputError('Job configuration not supported', reading.problems);
   if (reading.patches.length > 0) block.task_customizations = reading.patches;
   return block;
 }
