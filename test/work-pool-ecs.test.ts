@@ -91,6 +91,7 @@ function oursDefinition(
   definition: Readonly<RegisterTaskDefinitionCommandInput> | null,
   family: string,
   fargate: boolean,
+  own = 'prefect',
 ): Omit<RegisterTaskDefinitionCommandInput, 'family' | 'tags'> {
   assert.ok(definition);
   // a mutable copy of the frozen definition
@@ -101,10 +102,14 @@ function oursDefinition(
     { key: 'managed-by', value: 'flow-run-submitter' },
     { key: 'submitter.io/definition-hash', value: hash?.[2] },
   ]);
-  for (const container of rest.containerDefinitions ?? []) {
-    assert.equal(container.essential, true, 'ECS defaults essential to true; the submitter says so');
-    delete container.essential;
+  const mine = rest.containerDefinitions?.find((container) => container.name === own);
+  assert.ok(mine, `no container '${own}'`);
+  // ECS defaults essential to true; the submitter says so for the container it runs the flow in
+  assert.equal(mine.essential, true);
+  delete mine.essential;
+  for (const container of [mine]) {
     if (fargate && container.memory === undefined) {
+      // moto needs a container-level size; the task's memory is the whole of it on Fargate
       assert.equal(container.memoryReservation, Number(rest.memory));
       delete container.memoryReservation;
     }
@@ -121,12 +126,12 @@ const byName = (a: Pair, b: Pair) => ((a.name ?? a.key ?? '') < (b.name ?? b.key
  * the dashed id where the submitter writes its hex (the engine reads both), and adds tags for its
  * version, deployment and work pool, which a job configuration does not hold.
  */
-function oursRunTask(request: EcsRequest, family: string | undefined) {
+function oursRunTask(request: EcsRequest, family: string | undefined, container = 'prefect') {
   const { count, startedBy, clientToken, taskDefinition, ...rest } = structuredClone(request.runTask);
   const key = `prefect-${flowRunHex(FLOW_RUN.id)}`;
   assert.deepEqual({ count, startedBy, clientToken }, { count: 1, startedBy: key, clientToken: key });
   assert.equal(taskDefinition, family ?? request.taskDefinition?.family);
-  const own = rest.overrides?.containerOverrides?.[0];
+  const own = rest.overrides?.containerOverrides?.find((override) => override.name === container);
   assert.ok(own?.environment);
   const id = own.environment.find((pair) => pair.name === 'PREFECT__FLOW_RUN_ID');
   assert.equal(id?.value, flowRunHex(FLOW_RUN.id));
@@ -281,7 +286,7 @@ test('EC2: the container gets the task size, no awsvpc network unless the defini
   // non-Fargate: container.setdefault(cpu/memory, task level as int); task level kept as strings;
   // no networkMode → bridge → no network configuration. The submitter also writes
   // requiresCompatibilities ["EC2"], which the worker leaves out (ECS takes EC2 without it).
-  const definition = oursDefinition(request.taskDefinition, 'prefect', false);
+  const definition = oursDefinition(request.taskDefinition, 'prefect', false, 'flow');
   assert.deepEqual(definition.requiresCompatibilities, ['EC2']);
   delete definition.requiresCompatibilities;
   assert.deepEqual(definition, {
@@ -289,7 +294,7 @@ test('EC2: the container gets the task size, no awsvpc network unless the defini
     cpu: '512',
     memory: '1024',
   });
-  assert.deepEqual(oursRunTask(request, undefined), {
+  assert.deepEqual(oursRunTask(request, undefined, 'flow'), {
     launchType: 'EC2',
     overrides: {
       containerOverrides: [
@@ -407,4 +412,81 @@ test('what the submitter cannot express is refused, each naming its field', asyn
   assert.match(at('network_configuration'), /vpc_id/);
   assert.match(at('cloudwatch_logs_options'), /configure_cloudwatch_logs/);
   assert.equal(problems.size, 4, JSON.stringify([...problems]));
+});
+
+test('a sidecar, its override, a custom network and a capacity provider strategy: all sent as the worker sends them', async () => {
+  const template = await ecsTemplate();
+  const definition = template.job_configuration.task_definition as Record<string, unknown>;
+  definition.containerDefinitions = [
+    { name: 'log-router', image: 'fluent/fluent-bit:3' },
+    {
+      image: '{{ image }}',
+      name: '{{ container_name }}',
+      environment: [{ name: 'FROM_DEFINITION', value: '1' }],
+    },
+  ];
+  const overrides = requestOf(template).overrides as { containerOverrides: unknown[] };
+  overrides.containerOverrides.unshift({ name: 'log-router', environment: { LEVEL: 'debug' } });
+  requestOf(template).propagateTags = 'TASK_DEFINITION';
+  // the job variables' env merges over a template's env object; Prefect 3 then drops null values
+  // (prepare_for_flow_run), so this neither unsets FROM_DEFINITION nor is sent
+  template.job_configuration.env = { FROM_DEFINITION: null };
+  const request = await built(template, {
+    image: 'flows:2',
+    container_name: 'flow',
+    env: { GREETING: 'hi' },
+    vpc_id: 'vpc-0abc',
+    network_configuration: { subnets: ['subnet-1'], securityGroups: ['sg-1'] },
+    capacity_provider_strategy: [{ capacityProvider: 'FARGATE', weight: 1, base: 1 }],
+  });
+  // _prepare_task_definition: container_name names the second container; the definition's own
+  // environment stays (no null values are left to unset it)
+  assert.deepEqual(oursDefinition(request.taskDefinition, 'prefect', true, 'flow'), {
+    containerDefinitions: [
+      { name: 'log-router', image: 'fluent/fluent-bit:3' },
+      { image: 'flows:2', name: 'flow', environment: [{ name: 'FROM_DEFINITION', value: '1' }] },
+    ],
+    cpu: '1024',
+    memory: '2048',
+    requiresCompatibilities: ['FARGATE'],
+    networkMode: 'awsvpc',
+  });
+  // _prepare_task_run_request: the strategy drops launchType; the sidecar's override keeps its
+  // place with its env as pairs; network_configuration with vpc_id is the awsvpcConfiguration as
+  // given (the submitter adds assignPublicIp DISABLED, which is ECS's default when it is left out)
+  assert.deepEqual(oursRunTask(request, undefined, 'flow'), {
+    capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1, base: 1 }],
+    overrides: {
+      containerOverrides: [
+        { name: 'log-router', environment: [{ name: 'LEVEL', value: 'debug' }] },
+        {
+          name: 'flow',
+          command: ['prefect', 'flow-run', 'execute'],
+          environment: [{ name: 'GREETING', value: 'hi' }],
+        },
+      ],
+    },
+    tags: [],
+    propagateTags: 'TASK_DEFINITION',
+    networkConfiguration: {
+      awsvpcConfiguration: { subnets: ['subnet-1'], securityGroups: ['sg-1'], assignPublicIp: 'DISABLED' },
+    },
+  });
+  assert.deepEqual(request.lookups, {});
+});
+
+test('a task definition named by family, role-assuming credentials and EC2-only network settings are refused', async () => {
+  const template = await ecsTemplate();
+  template.job_configuration.aws_credentials = {
+    region_name: 'eu-west-1',
+    assume_role_arn: 'arn:aws:iam::1:role/x',
+  };
+  const problems = await refusal(toBlock(template, { task_definition_arn: 'flows:7' }));
+  const at = (field: string) => problems.get(`${POOL}.job_configuration.${field}`) ?? '';
+  assert.match(at('task_run_request.taskDefinition'), /expected a task definition ARN/);
+  assert.match(at('aws_credentials.assume_role_arn'), /not supported/);
+
+  // EC2 in bridge mode (no networkMode): the worker ignores vpc_id; the submitter says so
+  const bridge = await refusal(toBlock(await ecsTemplate(), { launch_type: 'EC2', vpc_id: 'vpc-0abc' }));
+  assert.match(bridge.get(`${POOL}.job_configuration.vpc_id`) ?? '', /awsvpc/);
 });
