@@ -489,4 +489,11 @@ test('a task definition named by family, role-assuming credentials and EC2-only 
   // EC2 in bridge mode (no networkMode): the worker ignores vpc_id; the submitter says so
   const bridge = await refusal(toBlock(await ecsTemplate(), { launch_type: 'EC2', vpc_id: 'vpc-0abc' }));
   assert.match(bridge.get(`${POOL}.job_configuration.vpc_id`) ?? '', /awsvpc/);
+
+  // ECSJobConfiguration.at_least_one_container_is_essential
+  const inessential = await ecsTemplate();
+  const definition = inessential.job_configuration.task_definition as { containerDefinitions: object[] };
+  definition.containerDefinitions = [{ image: '{{ image }}', essential: false }];
+  const none = await refusal(toBlock(inessential, {}));
+  assert.match(none.get(`${POOL}.job_configuration.task_definition.containerDefinitions`) ?? '', /essential/);
 });

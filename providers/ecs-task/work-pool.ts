@@ -196,6 +196,13 @@ function readDefinition(
     return;
   }
   const containers = (list ?? []).filter(isRecord).filter((c) => Object.keys(c).length > 0);
+  if (containers.length > 0 && containers.every((c) => c.essential === false)) {
+    problems.push({
+      path: at(reading, 'task_definition', 'containerDefinitions'),
+      message:
+        'at least one container must be essential (Prefect refuses this too): drop essential: false from one',
+    });
+  }
   let container = containers.find((c) => c.name === containerName);
   if (!container && containerName !== ECS_DEFAULT_CONTAINER) {
     problems.push({
