@@ -27,6 +27,11 @@ export function given(config: Record<string, unknown>, key: string): unknown {
   return value === null || value === '' ? undefined : value;
 }
 
+function withoutNulls(value: unknown): unknown {
+  if (!isRecord(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null));
+}
+
 /** Prefect 3's `command` is one string, split as a shell would; none → the worker's default. */
 export function commandOf(config: Record<string, unknown>, context: JobConfigurationContext): string[] {
   const value = given(config, 'command');
@@ -48,8 +53,9 @@ export function commandOf(config: Record<string, unknown>, context: JobConfigura
 }
 
 /**
- * The fields every block shares, read from the job configuration: `env` (null values kept: they
- * unset), `labels`, `name`, `command`. A wrong shape is left for the block schema to name.
+ * The fields every block shares, read from the job configuration: `env` and `labels` (null values
+ * dropped, as Prefect 3 drops them), `name`, `command`. A wrong shape is left for the block schema
+ * to name.
  */
 export function baseFieldsOf(
   config: Record<string, unknown>,
@@ -58,7 +64,9 @@ export function baseFieldsOf(
   const out: Record<string, unknown> = { command: commandOf(config, context) };
   for (const key of ['env', 'labels', 'name'] as const) {
     const value = given(config, key);
-    if (value !== undefined) out[key] = value;
+    // Prefect 3 drops null env values and labels before anything reads them
+    // (BaseJobConfiguration.prepare_for_flow_run): a null is "not set", never "unset"
+    if (value !== undefined) out[key] = key === 'name' ? value : withoutNulls(value);
   }
   return out;
 }

@@ -32,7 +32,7 @@ definitions:
     job_variables:
       image: prefecthq/prefect:3-python3.12
       cluster: ${CLUSTER}
-      cpu: "512"
+      cpu: 512
       memory: null
       execution_role_arn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
       configure_cloudwatch_logs: true
@@ -96,10 +96,13 @@ describe('a prefect.yaml deployment on an ECS work pool, on moto', () => {
     assert.ok(request.taskDefinition, 'the block names no task definition ARN: one is registered');
     const container = request.taskDefinition.containerDefinitions?.[0];
     assert.equal(container?.image, 'prefecthq/prefect:3-python3.12');
-    // Prefect 3's worker command, not Prefect 2's engine module
-    assert.deepEqual(container?.command, ['prefect', 'flow-run', 'execute']);
     assert.equal(request.taskDefinition.cpu, '512');
-    assert.ok(container?.environment?.some((e) => e.name === 'GREETING' && e.value === 'hi'));
+    // as Prefect's worker sends them: command and env in the run's container override
+    const override = request.runTask.overrides?.containerOverrides?.[0];
+    assert.equal(override?.name, container?.name);
+    // Prefect 3's worker command, not Prefect 2's engine module
+    assert.deepEqual(override?.command, ['prefect', 'flow-run', 'execute']);
+    assert.ok(override?.environment?.some((e) => e.name === 'GREETING' && e.value === 'hi'));
 
     const project = readProject(parseYaml(PREFECT_YAML) as Record<string, unknown>);
     const { event } = projectDeploymentToEvent(selectDeployment(project, 'hello-ecs'), {
