@@ -60,6 +60,31 @@ describe('Prefect 2 exports', () => {
     );
   });
 
+  it('numeric strings where pydantic coerces them: Cloud Run and ACI numbers too', () => {
+    const run = parseBlock({ type: 'cloud-run-job', timeout: '900', max_retries: '1', poll_interval: '2.5' });
+    assert.ok(run.type === 'cloud-run-job');
+    assert.deepEqual([run.timeout, run.max_retries, run.poll_interval], [900, 1, 2.5]);
+    const aci = parseBlock({
+      type: 'container-instance-job',
+      subscription_id: 'sub',
+      resource_group_name: 'rg',
+      cpu: '2',
+      memory: '3.5',
+      gpu_count: null,
+      task_start_timeout_seconds: '300',
+    });
+    assert.ok(aci.type === 'container-instance-job');
+    assert.deepEqual(
+      [aci.cpu, aci.memory, aci.gpu_count, aci.task_start_timeout_seconds],
+      [2, 3.5, null, 300],
+    );
+    assert.throws(
+      () => parseBlock({ type: 'cloud-run-job', max_retries: '1.5' }),
+      (e: unknown) =>
+        e instanceof InvalidInputError && e.problems.some((p) => p.path === 'infrastructure.max_retries'),
+    );
+  });
+
   it('a nested block by slug resolves from the store; a missing one names the field', async () => {
     const store = {
       async get(slug: string) {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { secret } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
+import { prefectNumber } from '../prefect2.js';
 
 export const GcpCredentialsSchema = z.strictObject({
   /** A service-account key (the JSON document, or its text): one secret, its `private_key` too. */
@@ -30,14 +31,11 @@ export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
   /** prefect-gcp: an integer in `memory_unit`s (a number without a unit is refused, as there); or a Cloud Run string ('512Mi'). */
   memory: z.union([z.string(), z.number().int().positive()]).default('512Mi'),
   memory_unit: z.enum(['G', 'Gi', 'M', 'Mi']).nullable().default(null),
-  timeout: z
-    .number()
-    .int()
-    .positive()
-    .max(604_800, 'Cloud Run allows at most 7 days (604800 s)')
-    .default(600),
+  timeout: prefectNumber(
+    z.number().int().positive().max(604_800, 'Cloud Run allows at most 7 days (604800 s)'),
+  ).default(600),
   /** prefect-gcp's default; Cloud Run allows 0–10. */
-  max_retries: z.number().int().min(0).max(10).default(3),
+  max_retries: prefectNumber(z.number().int().min(0).max(10)).default(3),
   keep_job: z.boolean().default(false),
   /** Google's LaunchStage (google/api/launch_stage.proto): all eight values, BETA by default as prefect-gcp. */
   launch_stage: z
@@ -58,7 +56,7 @@ export const CloudRunJobBlockSchema = blockSchema('cloud-run-job', {
   env_from_secrets: z
     .record(z.string(), z.strictObject({ secret: z.string(), version: z.string().default('latest') }))
     .default({}),
-  poll_interval: z.number().positive().default(5),
+  poll_interval: prefectNumber(z.number().positive()).default(5),
   /** The container's arguments (`Container.args`), passed to its entrypoint after `command`; none by default. */
   args: z.array(z.string()).default([]),
   /**

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { secret, secretDocument } from '../../core/secret-marks.js';
 import { blockSchema, DEFAULT_PREFECT_IMAGE } from '../base.js';
+import { prefectNumber } from '../prefect2.js';
 
 export const AzureCredentialsSchema = z.strictObject({
   tenant_id: z.string(),
@@ -26,15 +27,15 @@ export const ContainerInstanceJobBlockSchema = blockSchema('container-instance-j
     ])
     .nullable()
     .default(null),
-  cpu: z.number().positive().default(1.0),
-  memory: z.number().positive().default(1.0),
-  gpu_count: z.number().int().positive().nullable().default(null),
+  cpu: prefectNumber(z.number().positive()).default(1.0),
+  memory: prefectNumber(z.number().positive()).default(1.0),
+  gpu_count: prefectNumber(z.number().int().positive().nullable()).default(null),
   gpu_sku: z.enum(['K80', 'P100', 'V100']).nullable().default(null),
   subnet_ids: z.array(z.string()).nullable().default(null),
   dns_servers: z.array(z.string()).nullable().default(null),
   stream_output: z.boolean().nullable().default(null),
-  task_start_timeout_seconds: z.number().int().positive().default(240),
-  task_watch_poll_interval: z.number().positive().default(5),
+  task_start_timeout_seconds: prefectNumber(z.number().int().positive()).default(240),
+  task_watch_poll_interval: prefectNumber(z.number().positive()).default(5),
   keep_container_group: z.boolean().default(false),
 });
 export type ContainerInstanceJobBlock = z.infer<typeof ContainerInstanceJobBlockSchema>;
