@@ -60,6 +60,32 @@ describe('Prefect 2 exports', () => {
     );
   });
 
+  it('aws_client_parameters: boto3 settings with no counterpart are refused with what to do, never dropped', () => {
+    const paths = (params: Record<string, unknown>) => {
+      try {
+        parseBlock({ type: 'ecs-task', aws_credentials: { aws_client_parameters: params } });
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof InvalidInputError);
+        return error.problems.map((p) => `${p.path}: ${p.message}`);
+      }
+    };
+    assert.deepEqual(
+      paths({
+        endpoint_url: 'http://localhost:4566',
+        use_ssl: false,
+        config: { retries: { max_attempts: 3 } },
+      }),
+      [],
+    );
+    const refused = paths({ verify: false, api_version: '2014-11-13', config: { signature_version: 'v2' } });
+    assert.equal(refused.length, 3);
+    assert.match(refused.join('\n'), /aws_client_parameters\.verify: .*NODE_EXTRA_CA_CERTS/);
+    assert.match(refused.join('\n'), /aws_client_parameters\.api_version/);
+    assert.match(refused.join('\n'), /aws_client_parameters\.config: botocore setting 'signature_version'/);
+    assert.match(paths({ use_ssl: false }).join(''), /use_ssl: .*http:\/\//);
+  });
+
   it('numeric strings where pydantic coerces them: Cloud Run and ACI numbers too', () => {
     const run = parseBlock({ type: 'cloud-run-job', timeout: '900', max_retries: '1', poll_interval: '2.5' });
     assert.ok(run.type === 'cloud-run-job');

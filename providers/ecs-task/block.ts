@@ -3,13 +3,56 @@ import { isSecretEnvName, secret } from '../../core/secret-marks.js';
 import { blockSchema, JsonPatchSchema } from '../base.js';
 import { noneMeansDefault, prefectNumber } from '../prefect2.js';
 
+/** botocore Config keys whose job the submitter's own retry loop and timeouts do. */
+const STANDING_IN_CONFIG = [
+  'retries',
+  'connect_timeout',
+  'read_timeout',
+  'max_pool_connections',
+  'user_agent_extra',
+];
+const CA_HINT =
+  'the AWS SDK for JavaScript verifies TLS with the system and Node.js trust store: add a private CA with NODE_EXTRA_CA_CERTS in the environment of the function (or the CLI) instead';
+
+interface ClientParameters {
+  api_version: string | null;
+  use_ssl: boolean;
+  verify: boolean | string | null;
+  verify_cert_path: string | null;
+  endpoint_url: string | null;
+  config: Record<string, unknown> | null;
+}
+
+function checkClientParameters(value: ClientParameters, ctx: z.RefinementCtx): void {
+  const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (value.api_version !== null)
+    refuse('api_version', 'the AWS SDK for JavaScript has no per-client API version: remove it');
+  if (!value.use_ssl && !value.endpoint_url?.startsWith('http://'))
+    refuse('use_ssl', "plain HTTP is chosen by an 'http://' endpoint_url here: give one, or remove use_ssl");
+  if (value.verify === false || typeof value.verify === 'string') refuse('verify', CA_HINT);
+  if (value.verify_cert_path !== null) refuse('verify_cert_path', CA_HINT);
+  for (const key of Object.keys(value.config ?? {})) {
+    if (!STANDING_IN_CONFIG.includes(key)) {
+      refuse(
+        'config',
+        `botocore setting '${key}' has no counterpart here: remove it (accepted, with the submitter's own bounded retries and timeouts standing in: ${STANDING_IN_CONFIG.join(', ')})`,
+      );
+    }
+  }
+}
+
 export const AwsCredentialsSchema = z.strictObject({
   aws_access_key_id: z.string().nullable().default(null),
   aws_secret_access_key: secret(z.string()).nullable().default(null),
   aws_session_token: secret(z.string()).nullable().default(null),
   profile_name: z.string().nullable().default(null),
   region_name: z.string().nullable().default(null),
-  /** prefect-aws's client settings: `endpoint_url` is used; the others are accepted and not acted on. */
+  /**
+   * prefect-aws's boto3 client settings. `endpoint_url` is used; the others are boto3's and mean
+   * nothing to the AWS SDK for JavaScript, so a value other than the default is refused with what
+   * to do instead (never silently dropped). botocore `config` keys the submitter's own bounded
+   * retries and timeouts stand in for are accepted.
+   */
   aws_client_parameters: z
     .strictObject({
       api_version: z.string().nullable().default(null),
@@ -19,6 +62,7 @@ export const AwsCredentialsSchema = z.strictObject({
       endpoint_url: z.string().nullable().default(null),
       config: z.record(z.string(), z.unknown()).nullable().default(null),
     })
+    .superRefine(checkClientParameters)
     .nullable()
     .default(null),
 });
