@@ -9,8 +9,8 @@
 // - env: the container gets [PREFECT__FLOW_RUN_ID, the plain variables, the `valueFrom`
 //   entries, the template's own entries]; plain ones are the block's `env`, the rest (kept
 //   unchanged, in the worker's order) are `customizations` that append to the container's env;
-// - labels: manifest labels < the worker's constant ones < the configuration's, slugified by
-//   the build on the Job and here on the pod template (the worker puts them on both);
+// - labels: manifest labels < the worker's (flow run, managed-by, part-of) < the configuration's,
+//   slugified here with case kept, on the Job and on the pod template as the worker does;
 // - annotations: merged and key-slugified on the Job, copied to the pod template when any;
 // - image: the first container's, else PREFECT3_IMAGE; command: the first container's `args`
 //   (a string split like shlex), else PREFECT3_COMMAND; generateName: from `name` (its
@@ -66,6 +66,9 @@ const SIGTERM_ENV = 'PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR';
 /** What the API server puts in a Job without `backoffLimit` (the worker leaves it out, the build would write 0). */
 const KUBERNETES_DEFAULT_BACKOFF_LIMIT = 6;
 const CONTAINER_ENV = '/spec/template/spec/containers/0/env/-';
+const FLOW_RUN_NAME_POINTER = '/metadata/labels/prefect.io~1flow-run-name';
+/** The worker's slugs keep case (prefect_kubernetes/utilities.py); Prefect 2's lowercase. */
+const KEEP_CASE = { lowercase: false } as const;
 const CONTAINER = 'job_manifest.spec.template.spec.containers[0]';
 
 type Json = Record<string, unknown>;
@@ -120,8 +123,8 @@ function slugLabels(
   const out: Record<string, string> = {};
   const problems: Problem[] = [];
   for (const [key, value] of Object.entries(merged)) {
-    const slugKey = slugifyLabelKey(key);
-    const slugValue = slugifyLabelValue(value);
+    const slugKey = slugifyLabelKey(key, KEEP_CASE);
+    const slugValue = slugifyLabelValue(value, KEEP_CASE);
     const problem = labelKeyProblem(slugKey) ?? labelValueProblem(slugValue);
     if (problem) {
       problems.push({
@@ -146,7 +149,7 @@ function annotationsOf(merged: Record<string, string>, path: string): Record<str
   const out: Record<string, string> = {};
   const problems: Problem[] = [];
   for (const [key, value] of Object.entries(merged)) {
-    const slugKey = slugifyLabelKey(key);
+    const slugKey = slugifyLabelKey(key, KEEP_CASE);
     const problem = labelKeyProblem(slugKey);
     if (problem) {
       problems.push({
@@ -304,6 +307,12 @@ function blockNameOf(metadata: Json, config: Json, context: JobConfigurationCont
     if (name !== undefined && slugifyName(name) === '') return 'prefect-job';
     return name;
   }
+  if (given(config, 'name') !== undefined) {
+    throw refuse(
+      `${context.path}.name`,
+      `Prefect's worker names the Job from the manifest's generateName ${shownValue(generateName)}, not from 'name': write "{{ name }}-" there, or leave 'name' out`,
+    );
+  }
   const stem =
     typeof generateName === 'string' && generateName.endsWith('-') ? generateName.slice(0, -1) : '';
   if (stem === '' || slugifyName(stem) !== stem) {
@@ -343,20 +352,30 @@ export const workPool: WorkPoolAdapter = {
     }
     delete metadata.namespace;
 
-    // Labels: the build writes the Job's (slugified); the pod template's are written here
+    // Labels, slugified as the worker does (case kept) on the Job and the pod template. The
+    // build adds the flow-run labels with Prefect 2's slug (lowercased): a customization puts
+    // the worker's flow-run-name label back when the two differ.
     const configLabels = textMapOf(config, 'labels', at('labels'));
     const manifestLabelPath = at('job_manifest.metadata.labels');
     const manifestLabels = textValues(objectAt(metadata, 'labels', manifestLabelPath), manifestLabelPath);
-    metadata.labels = {};
-    const flowRunLabels: Record<string, string> = {
+    const flowRunName = context.flowRun.name;
+    const workerLabels: Record<string, string> = {
+      ...(flowRunName ? { [FLOW_RUN_NAME_LABEL]: flowRunName } : {}),
+      ...WORKER_LABELS,
+      ...configLabels,
+      // the submitter's: it ties the Job to its flow run (the build writes it last too)
       [FLOW_RUN_LABEL]: context.flowRun.id,
-      ...(context.flowRun.name ? { [FLOW_RUN_NAME_LABEL]: context.flowRun.name } : {}),
     };
-    const labels = { ...manifestLabels, ...WORKER_LABELS, ...configLabels };
-    slugLabels([
+    const jobLabels = slugLabels([
       [manifestLabels, manifestLabelPath],
-      [configLabels, at('labels')],
+      [workerLabels, at('labels')],
     ]);
+    metadata.labels = jobLabels;
+    const labelFixes: Json[] = [];
+    const nameLabel = jobLabels[FLOW_RUN_NAME_LABEL];
+    if (flowRunName && nameLabel !== undefined && nameLabel !== slugifyLabelValue(flowRunName)) {
+      labelFixes.push({ op: 'replace', path: FLOW_RUN_NAME_POINTER, value: nameLabel });
+    }
 
     // Prefect's base Job (the worker's check and the build's); the container's env is set below
     const spec = objectAt(job, 'spec', at('job_manifest.spec'));
@@ -388,9 +407,7 @@ export const workPool: WorkPoolAdapter = {
     template.metadata = podMetadata;
     podMetadata.labels = slugLabels([
       [textValues(objectAt(podMetadata, 'labels', podLabelPath), podLabelPath), podLabelPath],
-      [WORKER_LABELS, at('labels')],
-      [configLabels, at('labels')],
-      [flowRunLabels, at('labels')],
+      [workerLabels, at('labels')],
     ]);
     const annotationPath = at('job_manifest.metadata.annotations');
     const annotations = annotationsOf(
@@ -428,11 +445,10 @@ export const workPool: WorkPoolAdapter = {
       type: 'kubernetes-job',
       command,
       env: env.plain,
-      labels,
       namespace,
       image: image ?? PREFECT3_IMAGE,
       job,
-      customizations: after.map((value) => ({ op: 'add', path: CONTAINER_ENV, value })),
+      customizations: [...labelFixes, ...after.map((value) => ({ op: 'add', path: CONTAINER_ENV, value }))],
     };
     const name = blockNameOf(metadata, config, context);
     if (name !== undefined) block.name = name;
