@@ -40,9 +40,9 @@ async function stockTemplate(): Promise<Json> {
   return JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', 'kubernetes.json'), 'utf8'));
 }
 
-function flowRun(): FlowRun {
+function flowRun(run: { id: string; name: string }): FlowRun {
   return parseFlowRunEvent({
-    flow_run: FLOW_RUN,
+    flow_run: run,
     infrastructure: { type: 'kubernetes-job' },
     infra_overrides: {},
   }).flow_run;
@@ -68,13 +68,18 @@ interface Built {
   request: KubernetesJobRequest;
 }
 
-async function submit(template: Json, jobVariables: Json, blocks?: BlockStore): Promise<Built> {
-  const store = blocks ?? new BlockStore(new FolderStore(await tempDir()));
-  const config = await renderJobConfiguration(template, jobVariables, { blocks: store, path: POOL });
-  const doc = workPool.toBlock(config, { flowRun: FLOW_RUN, path: CONFIG_PATH });
+async function submit(
+  template: Json,
+  jobVariables: Json,
+  options: { blocks?: BlockStore; flowRun?: { id: string; name: string } } = {},
+): Promise<Built> {
+  const blocks = options.blocks ?? new BlockStore(new FolderStore(await tempDir()));
+  const run = options.flowRun ?? FLOW_RUN;
+  const config = await renderJobConfiguration(template, jobVariables, { blocks, path: POOL });
+  const doc = workPool.toBlock(config, { flowRun: run, path: CONFIG_PATH });
   const block = parseBlock(doc) as KubernetesJobBlock;
   assert.equal(block.type, 'kubernetes-job');
-  const request = kubernetesJobSpec.build({ block, flowRun: flowRun() });
+  const request = kubernetesJobSpec.build({ block, flowRun: flowRun(run) });
   assertValidJob(request.job);
   return { config, doc, block, request };
 }
@@ -325,6 +330,37 @@ describe('kubernetes work pool → kubernetes-job', () => {
     assert.equal(request.job.metadata.name, `etl-nightly-etl-${runSuffix(FLOW_RUN_ID)}`);
   });
 
+  it('a plain name: "{{ name }}-" is sent as it is; one the API server would refuse is refused', async () => {
+    const { request } = await submit(await stockTemplate(), { name: 'nightly' });
+    assert.equal(request.job.metadata.generateName, 'nightly-');
+    const error = await refused(submit(await stockTemplate(), { name: 'Nightly ETL' }));
+    problemAt(
+      error,
+      `${CONFIG_PATH}.job_manifest.metadata.generateName`,
+      /sends as it is and the API server refuses/,
+    );
+  });
+
+  it("label case kept, as the worker's slugs keep it: the flow-run-name label too", async () => {
+    const { request } = await submit(
+      await stockTemplate(),
+      { labels: { 'example.com/Owner': 'Data Eng' } },
+      { flowRun: { id: FLOW_RUN_ID, name: 'Nightly ETL' } },
+    );
+    // _slugify_label_key/_slugify_label_value with lowercase=False; _slugify_name lowercases
+    const labels = {
+      ...WORKER_LABELS,
+      'prefect.io/flow-run-name': 'Nightly-ETL',
+      'example.com/Owner': 'Data-Eng',
+    };
+    assert.deepEqual(request.job.metadata.labels, labels);
+    assert.deepEqual((request.job.spec.template as { metadata: Json }).metadata.labels, labels);
+    assert.equal(request.job.metadata.generateName, 'nightly-etl-');
+    // a prefix keeps its capitals too, which the API server refuses (a prefix is a DNS name)
+    const error = await refused(submit(await stockTemplate(), { labels: { 'Team/Owner': 'x' } }));
+    problemAt(error, `${CONFIG_PATH}.labels["Team/Owner"]`, /prefix 'Team' must be a DNS subdomain/);
+  });
+
   it('cluster_config from a kubernetes-cluster-config block placeholder becomes the block’s cluster_config', async () => {
     const blocks = new BlockStore(new FolderStore(await tempDir()));
     const kubeconfig = {
@@ -343,7 +379,7 @@ describe('kubernetes work pool → kubernetes-job', () => {
     const template = await stockTemplate();
     (template.job_configuration as Json).cluster_config =
       '{{ prefect.blocks.kubernetes-cluster-config.dev }}';
-    const { block } = await submit(template, {}, blocks);
+    const { block } = await submit(template, {}, { blocks });
     assert.deepEqual(block.cluster_config, { config: kubeconfig, context_name: 'dev' });
   });
 

@@ -94,13 +94,14 @@ function objectAt(parent: Json, key: string, path: string): Json {
   return value;
 }
 
-/** A label or annotation map's values as the block schema reads them (numbers and booleans → text). */
+/** A label or annotation map: text values only (the worker's `Dict[str, str]`). */
 function textValues(map: Json, path: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map)) {
-    if (typeof value === 'string') out[key] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
-    else throw refuse(`${path}[${JSON.stringify(key)}]`, `expected a string; got ${shownValue(value)}`);
+    if (typeof value !== 'string') {
+      throw refuse(`${path}[${JSON.stringify(key)}]`, `expected a string; got ${shownValue(value)}`);
+    }
+    out[key] = value;
   }
   return out;
 }
@@ -288,8 +289,9 @@ function nameOf(config: Json, context: JobConfigurationContext): string | undefi
 
 /**
  * `_populate_generate_name_if_not_present`, as the block `name` the build derives generateName
- * from: a generateName the template set itself stays, one from `{{ name }}` (or none) is the
- * name's slug, else `prefect-job`.
+ * from: one the template set, or `{{ name }}-` rendered with a name, stays as it is; one still
+ * holding a placeholder, `-` or none is the slug of the (rendered) name or the flow run's name,
+ * else `prefect-job`.
  */
 function blockNameOf(metadata: Json, config: Json, context: JobConfigurationContext): string | undefined {
   const generateName = metadata.generateName;
@@ -307,7 +309,10 @@ function blockNameOf(metadata: Json, config: Json, context: JobConfigurationCont
     if (name !== undefined && slugifyName(name) === '') return 'prefect-job';
     return name;
   }
-  if (given(config, 'name') !== undefined) {
+  // "{{ name }}-" with a name set renders to it: the worker sends that as it is, not slugified
+  const name = given(config, 'name');
+  const verbatim = typeof name === 'string' && generateName === `${name}-`;
+  if (name !== undefined && !verbatim) {
     throw refuse(
       `${context.path}.name`,
       `Prefect's worker names the Job from the manifest's generateName ${shownValue(generateName)}, not from 'name': write "{{ name }}-" there, or leave 'name' out`,
@@ -318,7 +323,9 @@ function blockNameOf(metadata: Json, config: Json, context: JobConfigurationCont
   if (stem === '' || slugifyName(stem) !== stem) {
     throw refuse(
       path,
-      `${shownValue(generateName)} cannot be kept: this submitter derives generateName from a name (lowercase letters, digits and '-', then '-'); write e.g. "{{ name }}-" or "my-job-"`,
+      verbatim
+        ? `${shownValue(generateName)} is 'name' and '-', which Prefect's worker sends as it is and the API server refuses (or this submitter cannot keep): give a name of at most 45 lowercase letters, digits and '-'`
+        : `${shownValue(generateName)} cannot be kept: this submitter derives generateName from a name (at most 45 lowercase letters, digits and '-', then '-'); write e.g. "{{ name }}-" or "my-job-"`,
     );
   }
   return stem;
