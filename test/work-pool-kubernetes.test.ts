@@ -238,6 +238,20 @@ describe('kubernetes work pool → kubernetes-job', () => {
     ]);
   });
 
+  it("env with a default in the pool's schema: the default and the job variables' env, as the worker merges them", async () => {
+    const template = await stockTemplate();
+    const properties = (template.variables as { properties: { env: Json } }).properties;
+    properties.env.default = { PREFECT_LOGGING_LEVEL: 'INFO', LOG_LEVEL: 'INFO' };
+    const { request } = await submit(template, { env: { LOG_LEVEL: 'DEBUG' } });
+    // from_template_and_values: the default merged into env, the job variables' env over it
+    assert.deepEqual(containerEnv(request.job), [
+      { name: 'PREFECT__FLOW_RUN_ID', value: FLOW_RUN_HEX },
+      { name: 'PREFECT_LOGGING_LEVEL', value: 'INFO' },
+      { name: 'LOG_LEVEL', value: 'DEBUG' },
+      { name: 'PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR', value: 'reschedule' },
+    ]);
+  });
+
   it('no job variables: the defaults render and build', async () => {
     const { request } = await submit(await stockTemplate(), {});
     const worker = {

@@ -239,8 +239,12 @@ function templateEnvOf(value: unknown, config: Json, names: Set<string>, path: s
       .filter((entry) => !names.has(entry.name));
   }
   if (isRecord(value)) {
+    // the job variables' env; the configuration's holds it (merged over the variable's default)
     const env = given(config, 'env') ?? {};
-    if (Object.keys(value).length === 0 || isDeepStrictEqual(value, env)) return [];
+    const held = Object.entries(value).every(
+      ([key, item]) => isRecord(env) && Object.hasOwn(env, key) && isDeepStrictEqual(env[key], item),
+    );
+    if (held) return [];
   }
   throw refuse(
     path,
