@@ -442,6 +442,11 @@ describe('kubernetes work pool → kubernetes-job', () => {
       /refuses a Job naming another namespace/,
     );
     problemAt(
+      await sync(toBlock((c) => Object.assign(c.job_manifest.metadata, { name: 'fixed' }))),
+      `${CONFIG_PATH}.job_manifest.metadata.name`,
+      /names each flow run's Job itself/,
+    );
+    problemAt(
       await sync(toBlock((c) => Object.assign(c, { command: 'python other.py' }))),
       `${CONFIG_PATH}.command`,
       /runs the first container's 'args'/,

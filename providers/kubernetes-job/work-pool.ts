@@ -362,6 +362,12 @@ export const workPool: WorkPoolAdapter = {
       );
     }
     delete metadata.namespace;
+    if (metadata.name !== undefined) {
+      throw refuse(
+        at('job_manifest.metadata.name'),
+        "this submitter names each flow run's Job itself (the generateName prefix and a suffix of the flow-run id, so a redelivered event cannot start a second Job): remove it and set the prefix with generateName or 'name'",
+      );
+    }
 
     // Labels, slugified as the worker does (case kept) on the Job and the pod template. The
     // build adds the flow-run labels with Prefect 2's slug (lowercased): a customization puts
