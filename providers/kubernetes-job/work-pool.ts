@@ -191,6 +191,8 @@ function envOf(config: Json, backoffLimit: unknown, context: JobConfigurationCon
   const reschedule = backoffLimit === 0;
   if (isRecord(value)) {
     const plain: Record<string, unknown> = { ...value };
+    // a null is dropped before the worker looks (its setting then comes last)
+    if (plain[SIGTERM_ENV] === null) delete plain[SIGTERM_ENV];
     if (!reschedule) plain[SIGTERM_ENV] = 'relinquish';
     else if (!plain[SIGTERM_ENV]) plain[SIGTERM_ENV] = 'reschedule';
     return { plain, after: [] };
