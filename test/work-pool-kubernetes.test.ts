@@ -478,6 +478,27 @@ describe('kubernetes work pool → kubernetes-job', () => {
     );
   });
 
+  it('null env values and labels are "not set", as BaseJobConfiguration.prepare_for_flow_run drops them', async () => {
+    const config = await renderJobConfiguration(
+      await stockTemplate(),
+      {},
+      {
+        blocks: new BlockStore(new FolderStore(await tempDir())),
+        path: POOL,
+      },
+    );
+    Object.assign(config, { env: { UNSET: null, KEPT: 'yes' }, labels: { gone: null, team: 'data' } });
+    const doc = workPool.toBlock(config, { flowRun: FLOW_RUN, path: CONFIG_PATH });
+    const block = parseBlock(doc) as KubernetesJobBlock;
+    const { job } = kubernetesJobSpec.build({ block, flowRun: flowRun(FLOW_RUN) });
+    assert.deepEqual(containerEnv(job), [
+      { name: 'PREFECT__FLOW_RUN_ID', value: FLOW_RUN_HEX },
+      { name: 'KEPT', value: 'yes' },
+      { name: 'PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR', value: 'reschedule' },
+    ]);
+    assert.deepEqual(job.metadata.labels, { ...WORKER_LABELS, team: 'data' });
+  });
+
   it("a template's own generateName stays, as the worker keeps it; a name it would ignore is refused", async () => {
     const template = await stockTemplate();
     const config = template.job_configuration as { job_manifest: { metadata: Json } };

@@ -94,10 +94,11 @@ function objectAt(parent: Json, key: string, path: string): Json {
   return value;
 }
 
-/** A label or annotation map: text values only (the worker's `Dict[str, str]`). */
+/** A label or annotation map: text values only (the worker's `Dict[str, str]`); null is "not set". */
 function textValues(map: Json, path: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map)) {
+    if (value === null) continue;
     if (typeof value !== 'string') {
       throw refuse(`${path}[${JSON.stringify(key)}]`, `expected a string; got ${shownValue(value)}`);
     }
@@ -190,9 +191,8 @@ function envOf(config: Json, backoffLimit: unknown, context: JobConfigurationCon
   const path = `${context.path}.env`;
   const reschedule = backoffLimit === 0;
   if (isRecord(value)) {
-    const plain: Record<string, unknown> = { ...value };
-    // a null is dropped before the worker looks (its setting then comes last)
-    if (plain[SIGTERM_ENV] === null) delete plain[SIGTERM_ENV];
+    // BaseJobConfiguration.prepare_for_flow_run drops null values before anything reads them
+    const plain = Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null));
     if (!reschedule) plain[SIGTERM_ENV] = 'relinquish';
     else if (!plain[SIGTERM_ENV]) plain[SIGTERM_ENV] = 'reschedule';
     return { plain, after: [] };
@@ -214,12 +214,11 @@ function envOf(config: Json, backoffLimit: unknown, context: JobConfigurationCon
         `'${entry.name}' has neither 'value' nor 'valueFrom', and Prefect's worker leaves such an entry out: give it a value or remove it`,
       );
     }
-    if (Object.hasOwn(entry, 'value')) plain[entry.name] = entry.value;
+    if (Object.hasOwn(entry, 'value') && entry.value !== null) plain[entry.name] = entry.value;
+    else if (Object.hasOwn(entry, 'value')) delete plain[entry.name];
     if (Object.hasOwn(entry, 'valueFrom')) after.push(entry);
   });
-  const setBefore =
-    (plain[SIGTERM_ENV] !== undefined && plain[SIGTERM_ENV] !== null) ||
-    after.some((e) => e.name === SIGTERM_ENV);
+  const setBefore = plain[SIGTERM_ENV] !== undefined || after.some((e) => e.name === SIGTERM_ENV);
   if (!reschedule) {
     delete plain[SIGTERM_ENV];
     after = after.filter((e) => e.name !== SIGTERM_ENV);
@@ -415,7 +414,7 @@ export const workPool: WorkPoolAdapter = {
     const env = envOf(config, spec.backoffLimit, context);
     const names = new Set([
       FLOW_RUN_ID_ENV,
-      ...Object.keys(env.plain).filter((key) => env.plain[key] !== null),
+      ...Object.keys(env.plain),
       ...env.after.map((entry) => entry.name),
     ]);
     const after = [...env.after, ...templateEnvOf(templateEnv, config, names, at(`${CONTAINER}.env`))];
