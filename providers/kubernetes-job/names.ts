@@ -21,20 +21,32 @@ export function slugifyName(name: string): string {
   return slugify(name, { maxLength: NAME_SLUG_LENGTH, pattern: /[^a-zA-Z0-9-]+/ });
 }
 
+export interface LabelSlugOptions {
+  /**
+   * Default true: Prefect 2's KubernetesJob lowercases. Prefect 3's worker
+   * (prefect_kubernetes/utilities.py at PrefectHQ/prefect ce79dd3) passes `lowercase=False`.
+   */
+  lowercase?: boolean;
+}
+
 /** Prefect's `_slugify_label_key`: `prefix/name`, prefix ≤ 253, name ≤ 63; the original when nothing is left. */
-export function slugifyLabelKey(key: string): string {
+export function slugifyLabelKey(key: string, options: LabelSlugOptions = {}): string {
+  const { lowercase } = options;
   const slash = key.indexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : null;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  const nameSlug = trimToAlnum(slugify(name, { maxLength: 63, pattern: /[^a-zA-Z0-9_.-]+/ })) || name;
+  const nameSlug =
+    trimToAlnum(slugify(name, { maxLength: 63, pattern: /[^a-zA-Z0-9_.-]+/, lowercase })) || name;
   if (prefix === null) return nameSlug;
-  const prefixSlug = trimToAlnum(slugify(prefix, { maxLength: 253, pattern: /[^a-zA-Z0-9.-]+/ })) || prefix;
+  const prefixSlug =
+    trimToAlnum(slugify(prefix, { maxLength: 253, pattern: /[^a-zA-Z0-9.-]+/, lowercase })) || prefix;
   return `${prefixSlug}/${nameSlug}`;
 }
 
 /** Prefect's `_slugify_label_value`: ≤ 63 of letters, digits, `-`, `_`, `.`; the original when nothing is left. */
-export function slugifyLabelValue(value: string): string {
-  return trimToAlnum(slugify(value, { maxLength: 63, pattern: /[^a-zA-Z0-9_.-]+/ })) || value;
+export function slugifyLabelValue(value: string, options: LabelSlugOptions = {}): string {
+  const { lowercase } = options;
+  return trimToAlnum(slugify(value, { maxLength: 63, pattern: /[^a-zA-Z0-9_.-]+/, lowercase })) || value;
 }
 
 /** Why the API server would refuse this label key, or undefined. */
