@@ -6,11 +6,12 @@ import { workPool as cloudRun } from '../providers/cloud-run-job/work-pool.js';
 import { workPool as containerInstance } from '../providers/container-instance-job/work-pool.js';
 import { workPool as docker } from '../providers/docker-container/work-pool.js';
 import { workPool as ecs } from '../providers/ecs-task/work-pool.js';
+import { workPool as kubernetes } from '../providers/kubernetes-job/work-pool.js';
 import { workPool as process } from '../providers/process/work-pool.js';
 import type { WorkPoolAdapter } from './adapter.js';
 import { poolTypeOf } from './work-pool.js';
 
-const ADAPTERS: readonly WorkPoolAdapter[] = [process, ecs, docker, cloudRun, containerInstance];
+const ADAPTERS: readonly WorkPoolAdapter[] = [process, ecs, docker, kubernetes, cloudRun, containerInstance];
 
 export function adapterFor(type: string, path: string): WorkPoolAdapter {
   const base = poolTypeOf(type);
