@@ -37,6 +37,7 @@ before(async () => {
       platform_image: 'ghcr.io/example/platform:3.3.0',
     }),
   );
+  await blocks.put('aws-credentials/reporting', { type: 'aws-credentials', region_name: 'eu-west-1' });
   await blocks.put('gcp-credentials/exports', { type: 'gcp-credentials', project: 'example-exports' });
   for (const [name, type] of [
     ['local-process', 'process'],
@@ -46,6 +47,7 @@ before(async () => {
     ['k8s-analytics', 'kubernetes'],
     ['k8s-platform', 'kubernetes'],
     ['k8s-staging', 'kubernetes'],
+    ['ecs-push', 'ecs:push'],
   ] as const) {
     await pools.put(name, { type });
   }
@@ -89,6 +91,7 @@ const CASES: { file: string; deployments: Record<string, string>; extra?: string
     deployments: { 'train-model/train': 'docker-container', 'score/score': 'docker-container' },
   },
   { file: 'ecs-env.yaml', deployments: { 'send-invoices/invoices': 'ecs-task' } },
+  { file: 'ecs-push-credentials.yaml', deployments: { 'daily-kpis/daily-kpis': 'ecs-task' } },
   {
     file: 'monorepo-anchors.yaml',
     deployments: {
