@@ -4,7 +4,7 @@
 // Facts: src/prefect/workers/base.py (BaseJobConfiguration, _base_flow_run_command) and
 // src/prefect/utilities/dockerutils.py (get_prefect_image_name) at PrefectHQ/prefect ce79dd3.
 import { InvalidInputError, type Problem } from '../core/errors.js';
-import { shownValue } from '../core/zod-problems.js';
+import { formatPath, shownValue } from '../core/zod-problems.js';
 import type { JobConfigurationContext } from './adapter.js';
 import { shellWords } from './shell-words.js';
 
@@ -16,8 +16,30 @@ export const PREFECT3_COMMAND = ['prefect', 'flow-run', 'execute'];
  */
 export const PREFECT3_IMAGE = 'prefecthq/prefect:3-latest';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One problem in a job configuration the adapter cannot express. */
+export function refuse(path: string, message: string): InvalidInputError {
+  return new InvalidInputError('Job configuration not supported', [{ path, message }]);
+}
+
+/** The context one level down (`<path>.<key>[index]…`). */
+export function at(context: JobConfigurationContext, ...keys: (string | number)[]): JobConfigurationContext {
+  return { ...context, path: formatPath(keys, context.path) };
+}
+
+/** The object at `key` (missing, null or "" → {}), or a refusal naming it. */
+export function objectAt(
+  parent: Record<string, unknown>,
+  key: string,
+  context: JobConfigurationContext,
+): Record<string, unknown> {
+  const value = given(parent, key);
+  if (value === undefined) return {};
+  if (!isRecord(value)) throw refuse(at(context, key).path, `expected an object; got ${shownValue(value)}`);
+  return value;
 }
 
 /** The value, or undefined for a missing key, null, or "" (what a placeholder with no value leaves). */

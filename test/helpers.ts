@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { localDeps } from '../cli/local.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { Deps } from '../functions/lib/deps.js';
 import type { Report } from '../functions/lib/state.js';
 import type { ProviderLoader } from '../providers/registry.js';
@@ -78,4 +80,20 @@ export function jsonIfThere<T>(path: string): Promise<T | undefined> {
     (text) => JSON.parse(text) as T,
     () => undefined,
   );
+}
+
+/** The InvalidInputError a promise rejects with (anything else, or no rejection, fails the test). */
+export async function invalidInput(promise: Promise<unknown>): Promise<InvalidInputError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof InvalidInputError, String(error));
+    return error;
+  }
+  assert.fail('expected an InvalidInputError');
+}
+
+/** Its problems as path → message. */
+export function problemMap(error: InvalidInputError): Map<string, string> {
+  return new Map(error.problems.map((p) => [p.path, p.message]));
 }

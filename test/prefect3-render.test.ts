@@ -10,7 +10,7 @@ import { FolderStore } from '../core/store.js';
 import { applyValues, getFromDict, NOT_SET, pythonStr, renderJobConfiguration } from '../prefect3/render.js';
 import { defaultTemplate, WORK_POOL_TYPES } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
 
 async function emptyBlocks(): Promise<BlockStore> {
   return new BlockStore(new FolderStore(await tempDir()));
@@ -22,16 +22,6 @@ function problemPaths(fn: () => unknown): string[] {
   } catch (error) {
     assert.ok(error instanceof InvalidInputError, String(error));
     return error.problems.map((p) => p.path);
-  }
-  assert.fail('expected an InvalidInputError');
-}
-
-async function rejects(promise: Promise<unknown>): Promise<InvalidInputError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
   }
   assert.fail('expected an InvalidInputError');
 }

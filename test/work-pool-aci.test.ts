@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidInputError } from '../core/errors.js';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, FlowRunSchema } from '../events/schema.js';
@@ -21,7 +20,7 @@ import { ContainerInstanceJobBlockSchema } from '../providers/container-instance
 import type { ContainerInstanceRequest } from '../providers/container-instance-job/build.js';
 import { containerInstanceJobSpec } from '../providers/container-instance-job/spec.js';
 import { workPool } from '../providers/container-instance-job/work-pool.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
 const FLOW_RUN_HEX = '0b3b3c3e000040008000' + '00000000abcd';
@@ -82,16 +81,6 @@ async function blockOf(base: Json, jobVariables: Json) {
 
 async function requestOf(base: Json, jobVariables: Json): Promise<ContainerInstanceRequest> {
   return containerInstanceJobSpec.build({ block: await blockOf(base, jobVariables), flowRun });
-}
-
-async function rejects(promise: Promise<unknown>): Promise<InvalidInputError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
-  }
-  assert.fail('expected an InvalidInputError');
 }
 
 function byName(env: readonly Json[]): Json[] {

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidInputError } from '../core/errors.js';
 import { REDACTED } from '../core/secret-marks.js';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
@@ -21,7 +20,7 @@ import { CloudRunJobBlockSchema } from '../providers/cloud-run-job/block.js';
 import type { CloudRunEnvVar, CloudRunJobRequest } from '../providers/cloud-run-job/build.js';
 import { cloudRunJobSpec } from '../providers/cloud-run-job/spec.js';
 import { workPool } from '../providers/cloud-run-job/work-pool.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
 const FLOW_RUN_HEX = '0b3b3c3e000040008000' + '00000000abcd';
@@ -124,16 +123,6 @@ function byName(env: readonly CloudRunEnvVar[] | readonly Json[]): Json[] {
  */
 function prefectLabels(user: Record<string, string>): Record<string, string> {
   return { 'prefect-io-flow-run-id': FLOW_RUN_ID, 'prefect-io-flow-run-name': 'nightly-etl', ...user };
-}
-
-async function rejects(promise: Promise<unknown>): Promise<InvalidInputError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
-  }
-  assert.fail('expected an InvalidInputError');
 }
 
 const TYPICAL_V2 = {

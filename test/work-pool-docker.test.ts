@@ -28,7 +28,7 @@ import { buildDockerRequest, type DockerCreateBody } from '../providers/docker-c
 import { createDockerContainerProvider } from '../providers/docker-container/index.js';
 import { dockerPyBytes, workPool } from '../providers/docker-container/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
-import { ROOT, tempDir } from './helpers.js';
+import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
 
 const POOL = 'work_pool(docker)';
@@ -129,13 +129,7 @@ function problemsOf(fn: () => unknown): Map<string, string> {
 }
 
 async function rejects(promise: Promise<unknown>): Promise<Map<string, string>> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return new Map(error.problems.map((p) => [p.path, p.message]));
-  }
-  assert.fail('expected an InvalidInputError');
+  return problemMap(await invalidInput(promise));
 }
 
 describe('Prefect 3 docker work pool → docker-container', () => {

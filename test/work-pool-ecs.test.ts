@@ -12,7 +12,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
-import { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, flowRunHex } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
@@ -21,7 +20,7 @@ import { parseBlock } from '../providers/blocks.js';
 import { buildEcsRequest, type EcsRequest } from '../providers/ecs-task/build.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
 import { workPool } from '../providers/ecs-task/work-pool.js';
-import { ROOT, tempDir } from './helpers.js';
+import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
 
 const FLOW_RUN: FlowRun = {
   id: '0b3b3c3e-0000-4000-8000-000000000001',
@@ -77,13 +76,7 @@ async function built(
 }
 
 async function refusal(promise: Promise<unknown>): Promise<Map<string, string>> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return new Map(error.problems.map((p) => [p.path, p.message]));
-  }
-  assert.fail('expected an InvalidInputError');
+  return problemMap(await invalidInput(promise));
 }
 
 /** The registered definition with the submitter's own additions checked and taken out. */

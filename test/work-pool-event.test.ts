@@ -18,7 +18,7 @@ import { accept } from '../functions/lib/intake.js';
 import { WorkPoolStore } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { findProblems, resolveTarget } from '../providers/resolve.js';
-import { ROOT, tempDir, testDeps } from './helpers.js';
+import { ROOT, invalidInput as rejection, tempDir, testDeps } from './helpers.js';
 
 const FLOW_RUN = { id: '0b3b3c3e-0000-4000-8000-0000000000a1', name: 'wp-run' };
 
@@ -28,16 +28,6 @@ function problemsOf(fn: () => unknown): { path: string; message: string }[] {
   } catch (error) {
     assert.ok(error instanceof InvalidInputError, String(error));
     return error.problems;
-  }
-  assert.fail('expected an InvalidInputError');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<InvalidInputError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
   }
   assert.fail('expected an InvalidInputError');
 }

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Job } from 'kubernetes-models/batch/v1';
-import { InvalidInputError } from '../core/errors.js';
+import type { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, parseFlowRunEvent } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
@@ -26,7 +26,7 @@ import { DNS_1123_LABEL, labelKeyProblem, labelValueProblem } from '../providers
 import { kubernetesJobSpec } from '../providers/kubernetes-job/spec.js';
 import { workPool } from '../providers/kubernetes-job/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
-import { ROOT, tempDir } from './helpers.js';
+import { ROOT, invalidInput as refused, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
 
 type Json = Record<string, unknown>;
@@ -114,16 +114,6 @@ const WORKER_LABELS = {
 };
 
 const SECRET_REF = { secretKeyRef: { name: 'warehouse', key: 'password' } };
-
-async function refused(promise: Promise<unknown>): Promise<InvalidInputError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    return error;
-  }
-  assert.fail('expected an InvalidInputError');
-}
 
 function problemAt(error: InvalidInputError, path: string, message: RegExp): void {
   const hit = error.problems.find((p) => p.path === path);

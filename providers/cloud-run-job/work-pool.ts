@@ -10,32 +10,22 @@
 // CloudRunWorkerJobConfiguration.prepare_for_flow_run in .../workers/cloud_run.py, at
 // PrefectHQ/prefect ce79dd3d6cfa2b7337265498210dbc4d25bcdc98.
 import { InvalidInputError, type Problem } from '../../core/errors.js';
-import { formatPath, shownValue } from '../../core/zod-problems.js';
+import { shownValue } from '../../core/zod-problems.js';
 import type { JobConfigurationContext, WorkPoolAdapter } from '../../prefect3/adapter.js';
-import { baseFieldsOf, commandOf, given, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
+import {
+  at,
+  baseFieldsOf,
+  commandOf,
+  given,
+  isRecord,
+  objectAt,
+  PREFECT3_IMAGE,
+  refuse,
+  refuseUnknown,
+} from '../../prefect3/job-config.js';
 import { shellWords } from '../../prefect3/shell-words.js';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 type Context = JobConfigurationContext;
-
-function at(context: Context, ...keys: (string | number)[]): Context {
-  return { ...context, path: formatPath(keys, context.path) };
-}
-
-function refuse(path: string, message: string): InvalidInputError {
-  return new InvalidInputError('Job configuration not supported', [{ path, message }]);
-}
-
-/** The object at `key` (missing, null or {} → {}), or a refusal naming it. */
-function objectAt(parent: Record<string, unknown>, key: string, context: Context): Record<string, unknown> {
-  const value = given(parent, key);
-  if (value === undefined) return {};
-  if (!isRecord(value)) throw refuse(at(context, key).path, `expected an object; got ${shownValue(value)}`);
-  return value;
-}
 
 /** The one container Prefect's worker reads (`containers[0]`); a second is refused. */
 function onlyContainer(parent: Record<string, unknown>, context: Context): Record<string, unknown> {

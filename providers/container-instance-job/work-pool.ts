@@ -14,28 +14,18 @@
 import { InvalidInputError } from '../../core/errors.js';
 import { formatPath, shownValue } from '../../core/zod-problems.js';
 import type { JobConfigurationContext, WorkPoolAdapter } from '../../prefect3/adapter.js';
-import { baseFieldsOf, given, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
+import {
+  at,
+  baseFieldsOf,
+  given,
+  isRecord,
+  objectAt,
+  PREFECT3_IMAGE,
+  refuse,
+  refuseUnknown,
+} from '../../prefect3/job-config.js';
 
 type Context = JobConfigurationContext;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function at(context: Context, ...keys: (string | number)[]): Context {
-  return { ...context, path: formatPath(keys, context.path) };
-}
-
-function refuse(path: string, message: string): InvalidInputError {
-  return new InvalidInputError('Job configuration not supported', [{ path, message }]);
-}
-
-function objectAt(parent: Record<string, unknown>, key: string, context: Context): Record<string, unknown> {
-  const value = given(parent, key);
-  if (value === undefined) return {};
-  if (!isRecord(value)) throw refuse(at(context, key).path, `expected an object; got ${shownValue(value)}`);
-  return value;
-}
 
 /** The one item of a list (a second one refused). */
 function onlyItem(

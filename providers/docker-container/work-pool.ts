@@ -17,7 +17,7 @@
 import { InvalidInputError, type Problem } from '../../core/errors.js';
 import { shownValue } from '../../core/zod-problems.js';
 import type { WorkPoolAdapter } from '../../prefect3/adapter.js';
-import { baseFieldsOf, given, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
+import { baseFieldsOf, given, isRecord, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
 import { DockerCreateKwargsSchema } from './block.js';
 
 /** DockerWorkerJobConfiguration's fields (BaseJobConfiguration's included). */
@@ -64,10 +64,6 @@ const COLLIDING: Record<string, string> = { network: 'networks', environment: 'e
 
 /** Sizes docker-py reads with parse_bytes (`512m`, `1.5g`, `100kb`, bytes without a unit). */
 const SIZED_KWARGS = ['mem_reservation', 'shm_size'] as const;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 const PYTHON_FLOAT = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;

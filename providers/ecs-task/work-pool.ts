@@ -17,7 +17,7 @@
 import { InvalidInputError, type Problem } from '../../core/errors.js';
 import { formatPath, shownValue } from '../../core/zod-problems.js';
 import type { JobConfigurationContext, WorkPoolAdapter } from '../../prefect3/adapter.js';
-import { baseFieldsOf, given, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
+import { baseFieldsOf, given, isRecord, PREFECT3_IMAGE, refuseUnknown } from '../../prefect3/job-config.js';
 import { shellWords } from '../../prefect3/shell-words.js';
 import { ECS_DEFAULT_CONTAINER } from './block.js';
 
@@ -66,10 +66,6 @@ type LaunchType = (typeof LAUNCH_TYPES)[number];
 
 type Json = Record<string, unknown>;
 type PatchOperation = { op: 'add' | 'remove'; path: string; value?: unknown };
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Prefect's _drop_empty_keys_from_dict, on a copy: keys whose value is null, "", 0, [] or {} go

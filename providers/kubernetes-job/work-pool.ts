@@ -24,8 +24,10 @@ import type { JobConfigurationContext, WorkPoolAdapter } from '../../prefect3/ad
 import {
   commandOf,
   given,
+  isRecord,
   PREFECT3_COMMAND,
   PREFECT3_IMAGE,
+  refuse,
   refuseUnknown,
 } from '../../prefect3/job-config.js';
 import { applyValues, findPlaceholders, NOT_SET } from '../../prefect3/render.js';
@@ -73,14 +75,6 @@ const CONTAINER = 'job_manifest.spec.template.spec.containers[0]';
 
 type Json = Record<string, unknown>;
 type EnvEntry = Json & { name: string };
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function refuse(path: string, message: string): InvalidInputError {
-  return new InvalidInputError('Job configuration not supported', [{ path, message }]);
-}
 
 /** `parent[key]` as an object: missing → a new empty one put there; anything else refused. */
 function objectAt(parent: Json, key: string, path: string): Json {
