@@ -15,6 +15,7 @@ import {
   selectDeployment,
 } from '../events/prefect-yaml.js';
 import { FLOW_RUN_PLACEHOLDER_ID, type FlowRunEventInput, parseFlowRunEvent } from '../events/schema.js';
+import { withPrefectEnv } from '../functions/lib/context.js';
 import { storeAt } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { cancelKey, type Report } from '../functions/lib/state.js';
@@ -266,7 +267,9 @@ async function previewCommand(file: string, flags: Flags, io: Io, seen: Seen): P
   const unwrapped = await eventFrom(file, flags, FLOW_RUN_PLACEHOLDER_ID, seen);
   await noteStoredBlock(deps.blocks, unwrapped.event, seen);
   const event = parseFlowRunEvent(unwrapped.event);
-  const target = await resolveTarget(event, deps.blocks);
+  // what `run` sends: with a Prefect API configured, its URL (and the key, by reference) included
+  const target = await withPrefectEnv(deps, await resolveTarget(event, deps.blocks));
+  seen.secrets.push(...collectSecretValues(target.block));
   const provider = await deps.loadSpec(target.block.type);
   // the exact request, only the values that came from the block's secrets masked
   const request = maskRequest(target.block, (block) => provider.build({ ...target, block }));

@@ -183,3 +183,20 @@ describe('submitter CLI', () => {
     assert.equal(JSON.parse(eb.stdout).request.env.PREFECT__FLOW_RUN_ID, '7a1c2d3e4b5a4c6d8e7f0a1b2c3d4e02');
   });
 });
+
+describe('submitter preview with a Prefect API configured', () => {
+  it('shows what run sends: PREFECT_API_URL in the environment, the key masked, never its value', async () => {
+    const home = await tempDir();
+    const key = `pnu_canary_${randomUUID().replaceAll('-', '')}`;
+    const out = await submitter(['preview', join('events', 'samples', 'process-flow-run.json')], {
+      PREFECT_HOME: home,
+      PREFECT_API_URL: 'http://127.0.0.1:4200/api',
+      PREFECT_API_KEY: key,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    const { request } = JSON.parse(out.stdout);
+    assert.equal(request.env.PREFECT_API_URL, 'http://127.0.0.1:4200/api');
+    assert.equal(request.env.PREFECT_API_KEY, '**********');
+    assert.doesNotMatch(out.stdout + out.stderr, new RegExp(key));
+  });
+});

@@ -84,7 +84,7 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
  * credential itself only for the process provider (it runs here); deployed providers get the
  * key by their platform's secret reference (./prefect/flow-run-env.ts), never as a plain value.
  */
-async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved> {
+export async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Resolved> {
   if (!deps.prefect) return resolved;
   return { ...resolved, block: await withFlowRunAccess(deps.prefect, resolved.block) };
 }
