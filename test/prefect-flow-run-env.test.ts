@@ -266,19 +266,24 @@ describe('Azure Container Instances: the key as a secureValue', () => {
     assert.ok(b.secrets.includes(KEY), 'the key is one of the run’s secrets, scrubbed from logs and reports');
   });
 
-  it('the auth string is not passed (its name would go as a plain value); a block’s own key wins', async () => {
+  it('the auth string goes as a secureValue too, as prefect-azure sends it; a block’s own key wins', async () => {
     const auth = await built(
       'container-instance-job.json',
       { PREFECT_API_AUTH_STRING_SECRET_ARN: AUTH_ARN },
       dropKey,
     );
     assert.deepEqual(
-      envOf(auth)
-        .filter((e) => e.name.startsWith('PREFECT_API'))
-        .map((e) => e.name),
-      ['PREFECT_API_URL'],
+      envOf(auth).filter((e) => e.name.startsWith('PREFECT_API')),
+      [
+        { name: 'PREFECT_API_URL', value: API },
+        { name: 'PREFECT_API_AUTH_STRING', secureValue: AUTH },
+      ],
     );
-    assertNoValue(auth.request, AUTH);
+    assert.equal(
+      envOf(auth).some((e) => 'value' in e && e.value === AUTH),
+      false,
+    );
+    assert.ok(auth.secrets.includes(AUTH), 'the auth string is one of the run’s secrets');
     const own = await built('container-instance-job.json', { PREFECT_API_KEY_SECRET_ARN: KEY_ARN });
     assert.deepEqual(
       envOf(own).filter((e) => e.name === 'PREFECT_API_KEY'),

@@ -63,8 +63,7 @@ export async function withFlowRunAccess<B extends BlockFields>(prefect: FlowRunA
     ownPatches.some((patch) => (patch.value as { name?: unknown } | undefined)?.name === name);
   const aci = block.type === 'container-instance-job' && !owns(KEY);
   const env = await prefect.flowRunEnv({ withCredential: block.type === 'process' || aci });
-  // secureValue only for secret-looking names: the auth string's is not one, so it stays out
-  if (aci) delete env.PREFECT_API_AUTH_STRING;
+  // ACI: both credentials go as secureValue (secret env names), as prefect-azure's worker sends them
   // the block's own settings win (a run may point at another API on purpose)
   const out: B = { ...block, env: { ...env, ...block.env } };
   const refs = prefect.keyReferences ?? {};
