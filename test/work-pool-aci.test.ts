@@ -215,13 +215,20 @@ describe('azure-container-instance work pool', () => {
     assert.deepEqual(request.body.properties.containers[0]?.properties.command, ['python', 'flow.py']);
   });
 
-  it('a bad job variable is refused naming job_variables.<var>; a GPU sku Azure has not is refused naming it', async () => {
+  it('a bad job variable is refused naming job_variables.<var>; a GPU sku is Azure’s string, a malformed one refused', async () => {
     const error = await rejects(requestOf(await template(), { ...REQUIRED, cpu: 'two', gpu_count: 1.5 }));
     assert.deepEqual(error.problems.map((p) => p.path).sort(), [
       'job_variables.cpu',
       'job_variables.gpu_count',
     ]);
-    const sku = await rejects(requestOf(await template(), { ...REQUIRED, gpu_count: 1, gpu_sku: 'A100' }));
+    const a100 = await requestOf(await template(), { ...REQUIRED, gpu_count: 1, gpu_sku: 'A100' });
+    assert.deepEqual(a100.body.properties.containers[0]?.properties.resources.requests.gpu, {
+      count: 1,
+      sku: 'A100',
+    });
+    const sku = await rejects(
+      requestOf(await template(), { ...REQUIRED, gpu_count: 1, gpu_sku: 'V100; rm' }),
+    );
     assert.deepEqual(
       sku.problems.map((p) => p.path),
       [`${POOL_PATH}.gpu_sku`],

@@ -30,7 +30,15 @@ export const ContainerInstanceJobBlockSchema = blockSchema('container-instance-j
   cpu: prefectNumber(z.number().positive()).default(1.0),
   memory: prefectNumber(z.number().positive()).default(1.0),
   gpu_count: prefectNumber(z.number().int().positive().nullable()).default(null),
-  gpu_sku: z.enum(['K80', 'P100', 'V100']).nullable().default(null),
+  /**
+   * Azure's GPU SKU as a string (prefect-azure's `gpu_sku: Optional[str]`): which SKUs a region
+   * offers is Azure's to say (K80, P100, V100 in the SDK's known values), so any name is sent.
+   */
+  gpu_sku: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be an Azure GPU SKU name, e.g. 'V100'" })
+    .nullable()
+    .default(null),
   subnet_ids: z.array(z.string()).nullable().default(null),
   dns_servers: z.array(z.string()).nullable().default(null),
   stream_output: z.boolean().nullable().default(null),
