@@ -10,6 +10,7 @@ import { prefectFromEnv } from '../functions/lib/prefect-from-env.js';
 import { callbackSink } from '../functions/lib/report-sink.js';
 import { settingsFromEnv } from '../functions/lib/settings.js';
 import type { Report } from '../functions/lib/state.js';
+import { withWorkPools } from '../prefect3/pool-target.js';
 import { BlockStore } from '../providers/block-store.js';
 import { loadProvider, loadSpec, type ProviderLoader } from '../providers/registry.js';
 
@@ -34,10 +35,13 @@ export async function localDeps(options: LocalOptions = {}): Promise<Deps> {
   process.env.SUBMITTER_HOME = home;
   const store = new FolderStore(resolve(home, 'store'));
   const blocksLocation = options.blocks ?? env.SUBMITTER_BLOCKS;
-  const blocks = new BlockStore(
-    blocksLocation
-      ? await storeAt(blocksLocation.startsWith('s3://') ? blocksLocation : resolve(blocksLocation))
-      : store,
+  // the CLI renders Prefect 3 work pools itself (preview, validate, run)
+  const blocks = withWorkPools(
+    new BlockStore(
+      blocksLocation
+        ? await storeAt(blocksLocation.startsWith('s3://') ? blocksLocation : resolve(blocksLocation))
+        : store,
+    ),
   );
   // locally the active profile of ~/.prefect/profiles.toml (PREFECT_HOME) counts too
   const prefect = prefectFromEnv(env, { profile: profileSettings(env) });

@@ -9,7 +9,7 @@ import { workPool as ecs } from '../providers/ecs-task/work-pool.js';
 import { workPool as kubernetes } from '../providers/kubernetes-job/work-pool.js';
 import { workPool as process } from '../providers/process/work-pool.js';
 import type { WorkPoolAdapter } from './adapter.js';
-import { poolTypeOf } from './work-pool.js';
+import { poolTypeOf } from './pool-types.js';
 
 const ADAPTERS: readonly WorkPoolAdapter[] = [process, ecs, docker, kubernetes, cloudRun, containerInstance];
 
@@ -25,8 +25,5 @@ export function adapterFor(type: string, path: string): WorkPoolAdapter {
   ]);
 }
 
-/** The block type a work-pool type runs on, or undefined for a type no adapter reads. */
-export function blockTypeOfPool(type: string): string | undefined {
-  const base = poolTypeOf(type);
-  return ADAPTERS.find((a) => a.poolTypes.includes(base))?.blockType;
-}
+/** Every adapter (a test checks they agree with pool-types.ts). */
+export const WORK_POOL_ADAPTERS = ADAPTERS;

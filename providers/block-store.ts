@@ -5,7 +5,6 @@ import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import type { DocumentStore } from '../core/store.js';
 import { shownValue } from '../core/zod-problems.js';
 import { BLOCK_SLUG } from '../events/schema.js';
-import { type WorkPool, WorkPoolStore } from '../prefect3/work-pool.js';
 
 const EXTENSIONS = ['json', 'yaml', 'yml'] as const;
 /** Prefect variables (`{{ prefect.variables.NAME }}`), one JSON object in the store. */
@@ -73,11 +72,6 @@ export class BlockStore {
       ]);
     }
     return doc as Record<string, unknown>;
-  }
-
-  /** A Prefect 3 work pool saved beside the blocks (`work-pools/<name>.json`). */
-  workPool(name: string): Promise<WorkPool> {
-    return new WorkPoolStore(this.store).get(name);
   }
 
   async list(): Promise<string[]> {

@@ -2,9 +2,7 @@
 import { BlockNotFoundError, InvalidInputError, type Problem } from '../core/errors.js';
 import { collectSecretValues, scrub } from '../core/secrets.js';
 import { BLOCK_SLUG, type FlowRunEvent, parseFlowRunEvent, type WorkPoolRef } from '../events/schema.js';
-import { adapterFor } from '../prefect3/adapters.js';
-import { renderJobConfiguration } from '../prefect3/render.js';
-import { parseWorkPool, templateOf, type WorkPool } from '../prefect3/work-pool.js';
+import type { WorkPoolRenderer } from '../prefect3/pool-target.js';
 import type { BlockStore } from './block-store.js';
 import { type Block, checkOverriddenFields, isBlockType, NESTED_BLOCKS, parseBlock } from './blocks.js';
 import { applyOverrides } from './overrides.js';
@@ -25,9 +23,11 @@ export interface Resolved extends Target {
  */
 export interface BlockSource
   extends Pick<BlockStore, 'get'>,
-    Partial<Pick<BlockStore, 'variables' | 'workPool'>> {
+    Partial<Pick<BlockStore, 'variables' | 'store'>> {
   /** The block document a work-pool run was accepted with, pinned next to its event. */
   pinned?(): Promise<Record<string, unknown> | undefined>;
+  /** Renders a work pool (prefect3/pool-target.ts); given where pools are rendered: the trigger, the CLI. */
+  renderWorkPool?: WorkPoolRenderer;
 }
 
 export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | undefined): Promise<Resolved> {
@@ -161,31 +161,17 @@ async function workPoolBlock(
   ref: WorkPoolRef,
   blocks: BlockSource | undefined,
 ): Promise<{ doc: Record<string, unknown>; source: string; path: string }> {
-  const inline = ref.type !== undefined;
   const path = ref.name ? `work_pool(${ref.name})` : 'work_pool';
-  const source = inline ? `work-pool(inline ${ref.type})` : `work-pool/${ref.name}`;
+  const source = ref.type !== undefined ? `work-pool(inline ${ref.type})` : `work-pool/${ref.name}`;
   const pinned = await blocks?.pinned?.();
   if (pinned) return { doc: pinned, source, path };
-  let pool: WorkPool;
-  if (inline) pool = parseWorkPool(ref, path);
-  else {
-    if (!blocks?.workPool) throw new Error(`no block store is configured to find work pool '${ref.name}'`);
-    pool = await blocks.workPool(ref.name ?? '');
+  if (!blocks?.renderWorkPool) {
+    throw new Error(
+      `work pool ${source} has no pinned block and this function does not render pools: the trigger pins one with every work-pool event it accepts`,
+    );
   }
-  const template = templateOf(pool, path);
-  const adapter = adapterFor(pool.type, path);
-  const config = await renderJobConfiguration(template, event.job_variables ?? {}, {
-    blocks: blocks ?? NO_BLOCKS,
-    path,
-  });
-  const doc = adapter.toBlock(config, { flowRun: event.flow_run, path: `${path}.job_configuration` });
-  return { doc, source, path };
+  return { doc: await blocks.renderWorkPool(event, ref, blocks, path), source, path };
 }
-
-/** Without a store, a template's `{{ prefect.blocks… }}` is a block that is not there. */
-const NO_BLOCKS: BlockSource = {
-  get: (slug) => Promise.reject(new BlockNotFoundError(slug, 'no block store (give --blocks LOC)')),
-};
 
 /** Nested blocks given by slug (the type's `nestedBlocks`) replaced by their documents from the store. */
 async function withNestedBlocks(

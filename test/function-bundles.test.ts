@@ -71,4 +71,22 @@ describe('function bundles', () => {
       );
     }
   });
+
+  it('only the trigger renders Prefect 3 work pools: templates and adapters are in no other function', () => {
+    const rendering = (name: string) =>
+      (inputs.get(name) ?? []).filter(
+        (path) =>
+          path.startsWith('prefect3/templates/') ||
+          path.endsWith('/work-pool.ts') ||
+          path === 'prefect3/render.ts',
+      );
+    assert.ok(
+      rendering('trigger').includes('prefect3/templates/ecs.json'),
+      'the trigger renders and pins pools',
+    );
+    assert.ok(rendering('trigger').includes('providers/ecs-task/work-pool.ts'));
+    for (const name of ['prepare', 'report', 'infra-process', 'infra-ecs-task']) {
+      assert.deepEqual(rendering(name), [], `${name} reads the pinned block`);
+    }
+  });
 });

@@ -15,6 +15,7 @@ import { unwrapCron } from '../events/envelopes.js';
 import { parseFlowRunEvent } from '../events/schema.js';
 import { loadRun } from '../functions/lib/context.js';
 import { accept } from '../functions/lib/intake.js';
+import { withWorkPools } from '../prefect3/pool-target.js';
 import { WorkPoolStore } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { findProblems, resolveTarget } from '../providers/resolve.js';
@@ -32,8 +33,8 @@ function problemsOf(fn: () => unknown): { path: string; message: string }[] {
   assert.fail('expected an InvalidInputError');
 }
 
-async function store(): Promise<BlockStore> {
-  return new BlockStore(new FolderStore(await tempDir()));
+async function store() {
+  return withWorkPools(new BlockStore(new FolderStore(await tempDir())));
 }
 
 async function cli(args: string[]) {

@@ -3,7 +3,7 @@
 import { InvalidInputError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
-import { blockTypeOfPool } from '../../prefect3/adapters.js';
+import { blockTypeOfPool } from '../../prefect3/pool-types.js';
 import type { BlockType } from '../../providers/blocks.js';
 import { BLOCK_TYPE_ALIASES } from '../../providers/prefect2.js';
 import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
@@ -50,8 +50,6 @@ function pinnedBlocks(deps: Deps, eventRef: string): BlockSource {
       return (await pinned()) ?? deps.blocks.get(slug);
     },
     pinned,
-    workPool: (name) => deps.blocks.workPool(name),
-    variables: () => deps.blocks.variables(),
   };
 }
 

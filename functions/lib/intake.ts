@@ -7,6 +7,7 @@ import { boundedCopy } from '../../core/input-guard.js';
 import { collectSecretValues, redact, scrub } from '../../core/secrets.js';
 import type { Unwrapped } from '../../events/envelopes.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
+import { withWorkPools } from '../../prefect3/pool-target.js';
 import { checkBuildable, type Resolved, resolveTarget } from '../../providers/resolve.js';
 import { checkEnabled } from './context.js';
 import type { Deps } from './deps.js';
@@ -23,7 +24,8 @@ export interface Accepted {
 export async function accept(deps: Deps, unwrapped: Unwrapped): Promise<Accepted> {
   const event = parseFlowRunEvent(unwrapped.event);
   checkEnabled(deps, event);
-  const target = await resolveTarget(event, deps.blocks);
+  // the one place a deployed function renders a work pool: the block is pinned for every later step
+  const target = await resolveTarget(event, withWorkPools(deps.blocks));
   if (event.work_pool) checkEnabled(deps, event, target.block.type);
   // what Prepare would refuse is refused here, kept as rejected, instead of an execution that ends Crashed
   await checkBuildable(target, deps.loadSpec);
