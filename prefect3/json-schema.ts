@@ -137,6 +137,12 @@ class Checker {
           `the work pool's schema has a pattern this checker cannot read (${shownValue(schema.pattern)})`,
         );
       }
+      const risk = backtrackingRisk(schema.pattern);
+      if (risk) {
+        return at(
+          `the work pool's schema has a pattern ${shownValue(schema.pattern)} that can take exponential time to match (${risk}): simplify it`,
+        );
+      }
       if (!pattern.test(value))
         return at(`must match ${shownValue(schema.pattern)}; got ${shownValue(value)}`);
     }
@@ -178,4 +184,55 @@ export function checkSchema(
   root: Schema = schema,
 ): Problem[] {
   return new Checker(root).check(value, schema, [], prefix, 0);
+}
+
+/**
+ * Why a pattern may backtrack exponentially, or undefined: a repeated group (`*`, `+`, `{n,}`,
+ * `{n,m}` with m > 1) that itself holds a quantifier or an alternation — `(a+)+`, `(a|a)*` — or a
+ * back reference. A schema in a work pool is input, and JavaScript regular expressions have no
+ * time limit, so such patterns are refused instead of run (the default templates use none).
+ */
+export function backtrackingRisk(source: string): string | undefined {
+  const groups: { inner: boolean }[] = [];
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i];
+    if (char === '\\') {
+      const next = source[i + 1] ?? '';
+      if (!inClass && /[1-9k]/.test(next)) return 'a back reference';
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (char === ']') inClass = false;
+      continue;
+    }
+    if (char === '[') inClass = true;
+    else if (char === '(') groups.push({ inner: false });
+    else if (char === '|') {
+      const top = groups.at(-1);
+      if (top) top.inner = true;
+    } else if (char === ')') {
+      const group = groups.pop();
+      const repeated = repetitionAt(source, i + 1);
+      if (group?.inner && repeated) return 'a repeated group that holds a quantifier or an alternation';
+      const parent = groups.at(-1);
+      if (parent && (group?.inner || repeated)) parent.inner = true;
+    } else if (repetitionAt(source, i) || char === '?') {
+      const top = groups.at(-1);
+      if (top && char !== '?') top.inner = true;
+    }
+  }
+  return undefined;
+}
+
+/** True when `source[at]` starts a quantifier that repeats (not `?`, `{0,1}` or `{1}`). */
+function repetitionAt(source: string, at: number): boolean {
+  const char = source[at];
+  if (char === '*' || char === '+') return true;
+  if (char !== '{') return false;
+  const match = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(at));
+  if (!match) return false;
+  if (match[2] === undefined) return Number(match[1]) > 1;
+  return match[3] === '' || Number(match[3]) > 1;
 }

@@ -18,7 +18,7 @@
 // API), and job variables are checked against the template's `variables` schema first, each
 // problem naming `job_variables.<var>`.
 import { InvalidInputError, type Problem } from '../core/errors.js';
-import { checkInput } from '../core/input-guard.js';
+import { checkInput, MAX_TEXT_LENGTH } from '../core/input-guard.js';
 import { closest, formatPath, shownKey, shownValue } from '../core/zod-problems.js';
 import type { BlockStore } from '../providers/block-store.js';
 import { checkSchema } from './json-schema.js';
@@ -131,11 +131,36 @@ function envRefused(placeholder: Placeholder, path: string): InvalidInputError {
   ]);
 }
 
+/** Text made by interpolation in one render, so a small template cannot expand without bound. */
+export interface RenderBudget {
+  chars: number;
+}
+/** One interpolated string at most MAX_TEXT_LENGTH; all of them together at most this. */
+const MAX_RENDERED_CHARS = 4 * MAX_TEXT_LENGTH;
+
+function spend(budget: RenderBudget, text: string, path: string): string {
+  budget.chars += text.length;
+  if (text.length > MAX_TEXT_LENGTH || budget.chars > MAX_RENDERED_CHARS) {
+    throw new InvalidInputError('Rendered job configuration too large', [
+      {
+        path,
+        message: `interpolating the job variables here makes more than ${text.length > MAX_TEXT_LENGTH ? `${MAX_TEXT_LENGTH} characters` : `${MAX_RENDERED_CHARS} characters in all`}: the template repeats a large value; put it in one place`,
+      },
+    ]);
+  }
+  return text;
+}
+
 /**
  * Prefect's apply_values (remove_notset=True): pure, sync. Returns NOT_SET for a template that
  * is exactly one missing standard placeholder. `path` names places in errors (`$ENV` refusals).
  */
-export function applyValues(template: unknown, values: Record<string, unknown>, path = ''): unknown {
+export function applyValues(
+  template: unknown,
+  values: Record<string, unknown>,
+  path = '',
+  budget: RenderBudget = { chars: 0 },
+): unknown {
   if (
     template === null ||
     template === undefined ||
@@ -156,14 +181,18 @@ export function applyValues(template: unknown, values: Record<string, unknown>, 
       if (placeholder.kind === 'env_var') throw envRefused(placeholder, path);
       if (placeholder.kind !== 'standard') continue;
       const value = getFromDict(values, placeholder.name);
-      out = out.replaceAll(placeholder.fullMatch, value === NOT_SET ? '' : pythonStr(value));
+      out = spend(
+        budget,
+        out.replaceAll(placeholder.fullMatch, value === NOT_SET ? '' : pythonStr(value)),
+        path,
+      );
     }
     return out;
   }
   if (Array.isArray(template)) {
     const out: unknown[] = [];
     template.forEach((item, index) => {
-      const value = applyValues(item, values, `${path}[${index}]`);
+      const value = applyValues(item, values, `${path}[${index}]`, budget);
       if (value !== NOT_SET) out.push(value);
     });
     return out;
@@ -171,7 +200,7 @@ export function applyValues(template: unknown, values: Record<string, unknown>, 
   if (isRecord(template)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(template)) {
-      const value = applyValues(item, values, formatPath([key], path));
+      const value = applyValues(item, values, formatPath([key], path), budget);
       if (value !== NOT_SET) out[key] = value;
     }
     return out;
@@ -341,6 +370,7 @@ export interface RenderContext {
 
 class Resolver {
   private readonly blockCache = new Map<string, Record<string, unknown>>();
+  readonly budget: RenderBudget = { chars: 0 };
   private variables: Record<string, unknown> | undefined;
 
   constructor(private readonly context: RenderContext) {
@@ -430,7 +460,11 @@ class Resolver {
           },
         ]);
       }
-      out = out.replaceAll(placeholder.fullMatch, value === NOT_SET ? '' : pythonStr(value));
+      out = spend(
+        this.budget,
+        out.replaceAll(placeholder.fullMatch, value === NOT_SET ? '' : pythonStr(value)),
+        path,
+      );
     }
     return out;
   }
@@ -475,7 +509,7 @@ export async function renderJobConfiguration(
   if (isRecord(baseConfig.env) && isRecord(env) && Object.keys(env).length > 0) {
     baseConfig.env = { ...baseConfig.env, ...env };
   }
-  const applied = applyValues(baseConfig, variables, `${context.path}.job_configuration`);
+  const applied = applyValues(baseConfig, variables, `${context.path}.job_configuration`, resolver.budget);
   baseConfig = isRecord(applied) ? applied : {};
   const withBlocks = await resolver.resolve(
     baseConfig,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
+import { backtrackingRisk } from '../prefect3/json-schema.js';
 import { applyValues, getFromDict, NOT_SET, pythonStr, renderJobConfiguration } from '../prefect3/render.js';
 import { defaultTemplate, WORK_POOL_TYPES } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
@@ -253,4 +254,56 @@ test('a block or variable given as a job variable is resolved before the schema 
     { blocks, path: 'work_pool(p)' },
   );
   assert.deepEqual(config, { aws_credentials: { region_name: 'eu-west-1' }, image: 'example/etl:2.0.1' });
+});
+
+test('a pattern that can backtrack exponentially is refused, not run; the shipped patterns are fine', async () => {
+  const started = Date.now();
+  const template = {
+    job_configuration: { command: '{{ x }}' },
+    variables: { type: 'object', properties: { x: { type: 'string', pattern: '(a+)+$' } } },
+  };
+  const error = await rejects(
+    renderJobConfiguration(
+      template,
+      { x: `${'a'.repeat(40)}!` },
+      { blocks: await emptyBlocks(), path: 'work_pool' },
+    ),
+  );
+  assert.equal(error.problems[0]?.path, 'job_variables.x');
+  assert.match(error.problems[0]?.message ?? '', /exponential time/);
+  assert.ok(Date.now() - started < 2_000, 'refused before matching');
+  for (const [pattern, risky] of [
+    ['^\\d+(?:G|Gi|M|Mi)$', false],
+    ['^(\\d*000)m$', false],
+    ['^(foo|bar)?$', false],
+    ['[(a+)+]', false],
+    ['(a|ab)*c', true],
+    ['((ab)*)+', true],
+    ['(\\w)\\1', true],
+  ] as const) {
+    assert.equal(backtrackingRisk(pattern) !== undefined, risky, pattern);
+  }
+});
+
+test('a small template cannot expand a large value without bound', async () => {
+  const big = 'x'.repeat(300_000);
+  const template = {
+    job_configuration: { env: { A: `{{ v }}{{ v }}{{ v }}{{ v }}` } },
+    variables: { type: 'object', properties: { v: { type: 'string' } } },
+  };
+  const error = await rejects(
+    renderJobConfiguration(template, { v: big }, { blocks: await emptyBlocks(), path: 'work_pool' }),
+  );
+  assert.equal(error.problems[0]?.path, 'work_pool.job_configuration.env.A');
+  assert.match(error.problems[0]?.message ?? '', /more than 1048576 characters/);
+  const many = {
+    job_configuration: {
+      env: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`E${i}`, 'a{{ v }}'])),
+    },
+    variables: template.variables,
+  };
+  const total = await rejects(
+    renderJobConfiguration(many, { v: big }, { blocks: await emptyBlocks(), path: 'work_pool' }),
+  );
+  assert.match(total.problems[0]?.message ?? '', /characters in all/);
 });
