@@ -214,12 +214,16 @@ export function parseYamlText(text: string, what: string, where: string): unknow
     value = parseYaml(text, { maxAliasCount: 100 });
   } catch (error) {
     const deep = error instanceof Error && /call stack/i.test(error.message);
+    // the parser's resource-exhaustion guard (maxAliasCount): a "billion laughs" document
+    const aliases = error instanceof Error && /excessive alias count/i.test(error.message);
     const pos = error instanceof YAMLParseError ? error.linePos?.[0] : undefined;
     const code = error instanceof YAMLError ? ` (${error.code})` : '';
     const message = deep
       ? `is nested more than ${MAX_DEPTH} levels deep: flatten it`
-      : `is not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}${code} (${NOT_SHOWN})`;
-    const ErrorClass = deep ? UnsafeInputError : InvalidInputError;
+      : aliases
+        ? 'expands its aliases (*name) into too much (a YAML anchor repeated inside anchors that are repeated): write the values out, or use fewer nested aliases'
+        : `is not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}${code} (${NOT_SHOWN})`;
+    const ErrorClass = deep || aliases ? UnsafeInputError : InvalidInputError;
     throw new ErrorClass(what, [{ path: where, message }], { cause: error });
   }
   checkInput(value, what);

@@ -406,3 +406,30 @@ describe('hostile input: 7. secrets', () => {
     for (const file of files) assert.equal((await stat(join(dir, file))).mode & 0o777, 0o600, file);
   });
 });
+
+describe('a prefect.yaml built to exhaust the parser', () => {
+  it('a billion-laughs file of nested aliases is refused quickly, saying what to change, exit 2', async () => {
+    const lines = ['name: x', 'definitions:', '  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i < 10; i++)
+      lines.push(
+        `  a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    lines.push(
+      'deployments:',
+      '  - name: d',
+      '    entrypoint: f.py:f',
+      '    parameters: {x: *a9}',
+      '    work_pool: {name: p}',
+    );
+    const file = join(await tempDir(), 'prefect.yaml');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    let err = '';
+    const started = Date.now();
+    const code = await main(['validate', file], { out: () => undefined, err: (t) => (err += t) });
+    assert.equal(code, 2);
+    assert.match(err, /expands its aliases/);
+    assert.ok(Date.now() - started < 5_000);
+  });
+});
