@@ -110,6 +110,39 @@ describe('with Prefect', () => {
     assert.equal(flowRun.state?.type, 'COMPLETED', 'the engine’s state stays');
   });
 
+  it("a Prefect 3 flow run's own job variables go over the deployment's before the pool is rendered", async () => {
+    const { deps, reports, home } = await testDeps({ env: prefectEnv() });
+    const marker = join(home, 'custom.txt');
+    // a custom run from the UI: the command and one env var of its own; the deployment's other env stays
+    const flowRun = fake.addFlowRun({
+      jobVariables: {
+        command: `node ${join(ROOT, 'test', 'support', 'prefect-engine.mjs')}`,
+        env: { ENGINE_STATES: 'RUNNING,COMPLETED' },
+      },
+    });
+    const executions: Promise<ExecutionOutcome>[] = [];
+    const handler = createTriggerHandler(deps, () => ({
+      async start(name: string, input: ExecutionInput) {
+        executions.push(startExecution(input, { deps, retryIntervalOverrides: FAST }));
+        return { id: name, duplicate: false };
+      },
+    }));
+    await handler(
+      {
+        flow_run: { id: flowRun.id, name: 'custom-run' },
+        work_pool: { type: 'process' },
+        job_variables: { command: 'false', env: { MARKER_FILE: marker, ENGINE_STATES: 'FAILED' } },
+      },
+      context,
+    );
+    const [outcome] = await Promise.all(executions);
+    assert.equal(outcome?.status, 'SUCCEEDED', outcome?.error);
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    const line = JSON.parse((await readFile(marker, 'utf8')).trim()) as { id: string };
+    assert.equal(line.id, flowRun.id, "the flow run's command ran, with the deployment's MARKER_FILE");
+    assert.equal(fake.flowRun(flowRun.id)?.state?.type, 'COMPLETED');
+  });
+
   it('a run set Cancelling in Prefect is stopped and ends Cancelled, in the report and in Prefect', async () => {
     const { deps, reports } = await testDeps({ env: prefectEnv() });
     const flowRun = fake.addFlowRun();

@@ -45,6 +45,8 @@ export interface FakeFlowRun {
   infrastructure_pid: string | null;
   parameters: Record<string, unknown>;
   tags: string[];
+  /** Prefect 3 FlowRun.job_variables (client/schemas/objects.py): the run's own, or null. */
+  job_variables: Record<string, unknown> | null;
   state: FakeState | null;
   /** Every state it went through, oldest first (the fake's record, not Prefect's field). */
   history: FakeState[];
@@ -67,7 +69,11 @@ export interface PrefectFake {
   apiUrl: string;
   state: PrefectFakeState;
   addDeployment(flowName: string, name: string): string;
-  addFlowRun(options?: { state?: string; deploymentId?: string }): FakeFlowRun;
+  addFlowRun(options?: {
+    state?: string;
+    deploymentId?: string;
+    jobVariables?: Record<string, unknown>;
+  }): FakeFlowRun;
   flowRun(id: string): FakeFlowRun | undefined;
   /** Sets a state as the UI/engine would (force). */
   setState(id: string, type: string, name?: string): void;
@@ -184,6 +190,7 @@ export async function startPrefectFake(options: { authorization?: string } = {})
         name?: string;
         parameters?: Record<string, unknown>;
         tags?: string[];
+        job_variables?: Record<string, unknown>;
       };
       if (body.idempotency_key) {
         for (const existing of s.flowRuns.values())
@@ -200,6 +207,7 @@ export async function startPrefectFake(options: { authorization?: string } = {})
         infrastructure_pid: null,
         parameters: body.parameters ?? {},
         tags: body.tags ?? [],
+        job_variables: body.job_variables ?? null,
         state: scheduled,
         history: [scheduled],
       };
@@ -237,6 +245,7 @@ export async function startPrefectFake(options: { authorization?: string } = {})
         infrastructure_pid: null,
         parameters: {},
         tags: [],
+        job_variables: opts.jobVariables ?? null,
         state: initial,
         history: [initial],
       };

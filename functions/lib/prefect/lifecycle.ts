@@ -99,6 +99,33 @@ export async function ensureFlowRun(deps: Deps, unwrapped: Unwrapped): Promise<U
   };
 }
 
+/**
+ * Prefect 3: a flow run may carry its own job variables (a custom run from the UI or
+ * `run_deployment(job_variables=…)`); a worker renders the pool with the deployment's and the
+ * flow run's, the flow run's winning key by key and `env` merged (workers/base.py
+ * `_get_configuration`). The trigger does the same before the pool is rendered and pinned.
+ */
+export async function withFlowRunJobVariables(deps: Deps, unwrapped: Unwrapped): Promise<Unwrapped> {
+  const prefect = deps.prefect;
+  const event = record(unwrapped.event);
+  const flowRun = record(event?.flow_run);
+  if (!prefect || !event || event.work_pool === undefined || typeof flowRun?.id !== 'string')
+    return unwrapped;
+  const run = await prefect.readFlowRun(flowRun.id);
+  const own = run?.job_variables;
+  if (!own || Object.keys(own).length === 0) return unwrapped;
+  const given = record(event.job_variables) ?? {};
+  const merged: Record<string, unknown> = { ...given, ...own };
+  const givenEnv = record(given.env);
+  const ownEnv = record(own.env);
+  if (givenEnv && ownEnv) merged.env = { ...givenEnv, ...ownEnv };
+  deps.log.info("the flow run's own job variables apply over the deployment's", {
+    flow_run_id: flowRun.id,
+    job_variables: Object.keys(own),
+  });
+  return { ...unwrapped, event: { ...event, job_variables: merged } };
+}
+
 function describe(run: PrefectFlowRun): string {
   return run.state
     ? `${run.state.name ?? run.state.type}${run.state.message ? ` (${run.state.message})` : ''}`

@@ -35,6 +35,8 @@ export const PrefectFlowRunSchema = z.looseObject({
   idempotency_key: z.string().nullish(),
   infrastructure_pid: z.string().nullish(),
   state: PrefectStateSchema.nullish(),
+  /** Prefect 3: the flow run's own job variables (a custom run's), over the deployment's. */
+  job_variables: z.record(z.string(), z.unknown()).nullish(),
 });
 export type PrefectFlowRun = z.infer<typeof PrefectFlowRunSchema>;
 
