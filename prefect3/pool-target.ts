@@ -5,7 +5,7 @@
 import { BlockNotFoundError } from '../core/errors.js';
 import type { DocumentStore } from '../core/store.js';
 import type { FlowRunEvent, WorkPoolRef } from '../events/schema.js';
-import type { BlockStore } from '../providers/block-store.js';
+import { BlockStore } from '../providers/block-store.js';
 import { adapterFor } from './adapters.js';
 import { type RenderSource, renderJobConfiguration } from './render.js';
 import { parseWorkPool, templateOf, type WorkPool, WorkPoolStore } from './work-pool.js';
@@ -40,6 +40,10 @@ export const renderWorkPool: WorkPoolRenderer = async (event, ref, blocks, path)
 };
 
 /** A block store that renders work pools too: what the trigger and the CLI resolve events with. */
-export function withWorkPools(blocks: BlockStore): BlockStore & { renderWorkPool: WorkPoolRenderer } {
-  return Object.assign(Object.create(blocks) as BlockStore, { renderWorkPool });
+export class WorkPoolBlockStore extends BlockStore {
+  readonly renderWorkPool: WorkPoolRenderer = renderWorkPool;
+}
+
+export function withWorkPools(blocks: BlockStore): WorkPoolBlockStore {
+  return blocks instanceof WorkPoolBlockStore ? blocks : new WorkPoolBlockStore(blocks.store);
 }
