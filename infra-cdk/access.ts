@@ -13,14 +13,22 @@ import type { SubmitterConfig } from './config.js';
 /** Store areas, as key prefixes under the store prefix. */
 export const STORE_AREAS = {
   blocks: 'blocks/',
+  /** Prefect 3 work pools (prefect3/work-pool.ts), rendered only by the trigger. */
+  workPools: 'work-pools/',
+  /** Prefect variables, one document (`{{ prefect.variables.NAME }}`). */
+  variables: 'variables.json',
   runs: 'runs/',
   rejected: 'rejected/',
 } as const;
 export type StoreArea = keyof typeof STORE_AREAS;
 
+/** A folder area is every key under it; a document area is that one key. */
 function objects(bucket: s3.IBucket, prefix: string, areas: readonly StoreArea[]): string[] {
   const base = prefix ? `${prefix}/` : '';
-  return areas.map((area) => bucket.arnForObjects(`${base}${STORE_AREAS[area]}*`));
+  return areas.map((area) => {
+    const key = STORE_AREAS[area];
+    return bucket.arnForObjects(`${base}${key}${key.endsWith('/') ? '*' : ''}`);
+  });
 }
 
 /**

@@ -206,8 +206,9 @@ export class FlowRunSubmitter extends Construct {
           : {}),
       },
     }).fn;
+    // the trigger resolves and pins every run's block: Prefect 3 pools and variables are read here only
     for (const statement of storeStatements(this.bucket, config.storePrefix, {
-      read: ['blocks', 'runs'],
+      read: ['blocks', 'workPools', 'variables', 'runs'],
       write: ['runs', 'rejected'],
     }))
       trigger.addToRolePolicy(statement);

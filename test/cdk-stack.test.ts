@@ -499,6 +499,17 @@ describe('CDK stack: IAM', () => {
       for (const resource of [statement.Resource].flat())
         assert.ok(JSON.stringify(resource).includes(bucket), `S3 on ${JSON.stringify(resource)}`);
     }
+    // readers of Prefect 3 pools and variables: the trigger only (it renders and pins; later steps read the pin)
+    const poolReaders = iamStatements().filter(
+      ({ statement }) =>
+        actions(statement).includes('s3:GetObject') &&
+        /work-pools\/\*/.test(JSON.stringify(statement.Resource)),
+    );
+    assert.deepEqual(
+      poolReaders.flatMap(({ roles }) => roles),
+      [roleOf(FUNCTIONS.trigger.description)],
+    );
+    assert.match(JSON.stringify(poolReaders[0]?.statement.Resource), /variables\.json"/);
     // writers: the trigger (parked events, rejected deliveries), Prepare and the providers under runs/ only (claims, stop records, Prefect markers)
     const writers = iamStatements().filter(({ statement }) => actions(statement).includes('s3:PutObject'));
     assert.deepEqual(
