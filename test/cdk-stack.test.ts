@@ -156,6 +156,9 @@ describe('CDK stack: functions', () => {
           EVENT_BUS_NAME: { Ref: resourcesOfType(resources, 'AWS::Events::EventBus')[0]?.[0] },
           PREFECT_API_URL: 'https://prefect.example.com/api',
           PREFECT_API_KEY_SECRET_ARN: config.prefect?.apiKeySecretArn,
+          // prefect.flowRunSecret reaches the functions as the settings flow-run-env.ts reads
+          PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME: 'prefect-api-key',
+          PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY: 'value',
         }),
       },
     });

@@ -166,6 +166,8 @@ export function testConfig(
     prefect: {
       apiUrl: 'https://prefect.example.com/api',
       apiKeySecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:prefect-api-key`,
+      // where Kubernetes flow runs read the key (a Secret in the Job's namespace)
+      flowRunSecret: { kubernetes: { name: 'prefect-api-key', key: 'value' } },
     },
     logRetentionDays: 14,
     pollCapSeconds: 60,
