@@ -173,6 +173,31 @@ describe('docker-container on a real dockerd: the workflow', { concurrency: 2 },
     assert.deepEqual(await containersOf(engines().local, id), []);
   });
 
+  it('a Prefect 3 docker work pool runs on the engine: command string, anonymous volume, unlimited swap', async (t) => {
+    if (skip) return t.skip(skip);
+    const id = randomUUID();
+    const event = {
+      flow_run: { id, name: 'docker-pool-test' },
+      work_pool: { type: 'docker' },
+      job_variables: {
+        image: BUSYBOX_IMAGE,
+        image_pull_policy: 'Never',
+        network_mode: 'none',
+        command: "sh -c 'echo from-a-work-pool; ls -d /scratch'",
+        volumes: ['/scratch'],
+        mem_limit: '64m',
+        memswap_limit: '-1',
+      },
+    };
+    const { outcome, reports } = await runWorkflow(event);
+    assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
+    const report = reports[0];
+    assert.equal(report?.state, 'Completed', JSON.stringify(report));
+    assert.deepEqual(report?.logs_tail?.split('\n').filter(Boolean), ['from-a-work-pool', '/scratch']);
+    assert.equal((await containerEvents(engines().local, id, 'create')).length, 1);
+    assert.deepEqual(await containersOf(engines().local, id), [], 'cleanup removed it');
+  });
+
   it('a non-zero exit → Failed with the code', async (t) => {
     if (skip) return t.skip(skip);
     const { reports } = await runWorkflow(dockerEvent({ command: ['sh', '-c', 'echo failing; exit 3'] }));
