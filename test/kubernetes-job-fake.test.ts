@@ -172,6 +172,55 @@ describe('kubernetes-job on a fake API server: the workflow', () => {
     assert.deepEqual(kube.state.deletes, [{ name: job.metadata.name, propagationPolicy: 'Foreground' }]);
   });
 
+  it('a Prefect 3 kubernetes work pool runs on it: the cluster from a block reference in the job variables, a valid Job', async () => {
+    const { deps: base, reports } = await testDeps({
+      loadProvider: async () => provider() as unknown as Provider,
+    });
+    await base.blocks.put('kubernetes-cluster-config/fake', {
+      type: 'kubernetes-cluster-config',
+      ...kubeconfig(kube.url),
+    });
+    const id = randomUUID();
+    const accepted = await accept(
+      base,
+      unwrap({
+        flow_run: { id, name: 'kube-pool-run' },
+        work_pool: { type: 'kubernetes' },
+        job_variables: {
+          namespace: 'flows',
+          image: 'prefecthq/prefect:3-python3.12',
+          pod_watch_timeout_seconds: 5,
+          cluster_config: '{{ prefect.blocks.kubernetes-cluster-config.fake }}',
+          env: { GREETING: 'hi' },
+        },
+      }),
+    );
+    const outcome = await startExecution(accepted.input, {
+      deps: base,
+      retryIntervalOverrides: { Watch: 0, Submit: 0 },
+    });
+    assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    const sent = kube.fake.callsOf(JOBS);
+    assert.equal(sent.length, 1);
+    assertCreatedValid();
+    const job = sent[0]?.body as {
+      spec: {
+        backoffLimit?: number;
+        template: {
+          spec: {
+            containers: { args?: string[]; env?: { name: string; value?: string }[]; image?: string }[];
+          };
+        };
+      };
+    };
+    const container = job.spec.template.spec.containers[0];
+    assert.deepEqual(container?.args, ['prefect', 'flow-run', 'execute'], "Prefect 3's worker command");
+    assert.equal(container?.image, 'prefecthq/prefect:3-python3.12');
+    assert.ok(container?.env?.some((e) => e.name === 'GREETING' && e.value === 'hi'));
+    assert.equal(job.spec.backoffLimit, 0, "the worker's default backoff_limit");
+  });
+
   it('a non-zero exit ends Failed with the code; the Job is Failed (BackoffLimitExceeded)', async () => {
     kube.state.defaultPlan = [steps.run(), steps.finish(3, ['Traceback: boom'])];
     const { reports } = await runWorkflow(event());
