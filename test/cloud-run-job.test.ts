@@ -85,6 +85,46 @@ function assertNoKey(...texts: string[]) {
 }
 
 describe('cloud-run-job through the workflow', () => {
+  it('a Prefect 3 cloud-run-v2 work pool runs on the fake: credentials from a block reference, the v2 job created and run', async () => {
+    const { deps: base, reports } = await testDeps({
+      loadProvider: async () => provider() as unknown as Provider,
+    });
+    await base.blocks.put('gcp-credentials/fake', {
+      type: 'gcp-credentials',
+      service_account_info: google.key,
+    });
+    const id = randomUUID();
+    const accepted = await accept(
+      base,
+      unwrap({
+        flow_run: { id, name: 'gcp-pool-run' },
+        work_pool: { type: 'cloud-run-v2' },
+        job_variables: {
+          region: 'europe-west1',
+          image: 'europe-docker.pkg.dev/fake-project/flows/etl:1',
+          credentials: '{{ prefect.blocks.gcp-credentials.fake }}',
+          env: { FAKE_OUTCOME: 'exit:0' },
+        },
+      }),
+    );
+    const outcome = await startExecution(accepted.input, {
+      deps: base,
+      retryIntervalOverrides: { Watch: 0.01, Submit: 0 },
+    });
+    assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
+    assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
+    const created = google.fake.callsOf(JOBS);
+    assert.equal(created.length, 1, 'one job created');
+    const job = created[0]?.body;
+    assert.match(JSON.stringify(job), /prefect","flow-run","execute/, "Prefect 3's worker command");
+    assert.equal(google.fake.callsOf(RUN).length, 1, 'and run once');
+    assert.doesNotMatch(
+      JSON.stringify(reports) + JSON.stringify(job),
+      /PRIVATE KEY/,
+      'the key is in neither',
+    );
+  });
+
   it('success: Completed, exit 0 from the task, the job deleted, the key in no log or report', async () => {
     const e = event();
     const { outcome, reports, lines, causes, stored } = await runWorkflow(e);
