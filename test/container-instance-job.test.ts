@@ -111,6 +111,46 @@ async function runWorkflow(
 }
 
 describe('container-instance-job on the ARM fake: the workflow', { concurrency: 3 }, () => {
+  it('a Prefect 3 azure-container-instance work pool runs on the fake: a service principal from a block reference, secure env', async () => {
+    const image = `flows.azurecr.io/etl:${++images}`;
+    fake.state.plans.set(image, { output: ['hello-from-a-pool'], exitCode: 0 });
+    const aci = provider();
+    const { deps, reports } = await testDeps({ loadProvider: async () => aci as unknown as Provider });
+    await deps.blocks.put('azure-container-instance-credentials/fake', {
+      type: 'azure-container-instance-credentials',
+      tenant_id: fake.state.tenantId,
+      client_id: fake.state.clientId,
+      client_secret: fake.state.clientSecret,
+    });
+    const accepted = await accept(
+      deps,
+      unwrap({
+        flow_run: { id: randomUUID(), name: 'aci-pool-run' },
+        work_pool: { type: 'azure-container-instance' },
+        job_variables: {
+          subscription_id: fake.state.subscriptionId,
+          resource_group_name: 'flows',
+          aci_credentials: '{{ prefect.blocks.azure-container-instance-credentials.fake }}',
+          image,
+          env: { SERVICE_TOKEN: SECRET },
+        },
+      }),
+    );
+    const outcome = await startExecution(accepted.input, {
+      deps,
+      retryIntervalOverrides: { Watch: 0.02, Submit: 0 },
+    });
+    assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
+    assert.equal(reports[0]?.state, 'Completed', JSON.stringify(reports[0]));
+    assert.match(reports[0]?.logs_tail ?? '', /hello-from-a-pool/);
+    const stored = JSON.stringify(await deps.store.list(`runs/${accepted.input.flow_run_id}`));
+    assert.ok(!(JSON.stringify(reports) + stored).includes(SECRET), 'the secret env value reached a report');
+    assert.ok(
+      !(JSON.stringify(reports) + stored).includes(fake.state.clientSecret),
+      'the client secret reached a report',
+    );
+  });
+
   it('success: Completed with exit 0, the log tail, the group PUT as built (secureValue), deleted at cleanup; no secret in state or reports', async () => {
     const event = aciEvent({ output: ['hello-from-aci', `token=${SECRET}`], exitCode: 0 });
     const { outcome, reports, stored } = await runWorkflow(event);
