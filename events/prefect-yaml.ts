@@ -256,7 +256,7 @@ function placeholders(value: unknown, path: string, env: Env, found: Problem[]):
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface TranslatedDeployment {
-  /** The flow-run event on the work pool (the p3-core `work_pool` + `job_variables` form). */
+  /** The flow-run event on the work pool (`work_pool` + `job_variables`, events/schema.ts). */
   event: Record<string, unknown>;
   /** Keys of the deployment that are accepted and not acted on, e.g. `schedules`, `work_pool.work_queue_name`. */
   ignored: string[];
