@@ -125,6 +125,32 @@ function secretEnvOf(
   return out;
 }
 
+/** What both job shapes give the block alike: base fields, the container's command, image, args, env and credentials. */
+function containerBlock(
+  config: Record<string, unknown>,
+  container: Record<string, unknown>,
+  containerAt: Context,
+  fromTemplate: { env: Record<string, unknown>; secrets: Record<string, unknown> },
+  context: Context,
+): Record<string, unknown> {
+  const block: Record<string, unknown> = {
+    type: 'cloud-run-job',
+    ...baseFieldsOf(config, context),
+    // the container's command is what the worker sends (a string split, none → its default)
+    command: commandOf(container, containerAt),
+    image: given(container, 'image') ?? PREFECT3_IMAGE,
+    env_from_secrets: secretEnvOf(config, fromTemplate.secrets, context),
+  };
+  const env = given(config, 'env');
+  if (Object.keys(fromTemplate.env).length > 0)
+    block.env = { ...fromTemplate.env, ...(isRecord(env) ? env : {}) };
+  const args = argsOf(container, containerAt);
+  if (args !== undefined) block.args = args;
+  const credentials = credentialsOf(config, context);
+  if (credentials) block.credentials = credentials;
+  return block;
+}
+
 /** Entries of a template's `containers[0].env`: plain ones → env, secret references → env_from_secrets. */
 function templateEnv(
   entries: unknown,
@@ -216,21 +242,7 @@ function v2Block(
     at(containerAt, 'env'),
   );
 
-  const block: Record<string, unknown> = {
-    type: 'cloud-run-job',
-    ...baseFieldsOf(config, context),
-    // the container's command is what the worker sends (a string split, none → its default)
-    command: commandOf(container, containerAt),
-    image: given(container, 'image') ?? PREFECT3_IMAGE,
-    env_from_secrets: secretEnvOf(config, fromTemplate.secrets, context),
-  };
-  const env = given(config, 'env');
-  if (Object.keys(fromTemplate.env).length > 0)
-    block.env = { ...fromTemplate.env, ...(isRecord(env) ? env : {}) };
-  const args = argsOf(container, containerAt);
-  if (args !== undefined) block.args = args;
-  const credentials = credentialsOf(config, context);
-  if (credentials) block.credentials = credentials;
+  const block = containerBlock(config, container, containerAt, fromTemplate, context);
   const fields: [string, unknown][] = [
     ['region', given(config, 'region')],
     ['keep_job', given(config, 'keep_job')],
@@ -355,21 +367,8 @@ function v1Block(
       `the submitter has one timeout, the task's (timeoutSeconds ${shownValue(timeoutSeconds)}): make them equal`,
     );
 
-  const block: Record<string, unknown> = {
-    type: 'cloud-run-job',
-    ...baseFieldsOf(config, context),
-    command: commandOf(container, containerAt),
-    image: given(container, 'image') ?? PREFECT3_IMAGE,
-    env_from_secrets: secretEnvOf(config, fromTemplate.secrets, context),
-    // the v1 job has no maxRetries unless the task spec sets one: Cloud Run's default is 3, the block's too
-  };
-  const env = given(config, 'env');
-  if (Object.keys(fromTemplate.env).length > 0)
-    block.env = { ...fromTemplate.env, ...(isRecord(env) ? env : {}) };
-  const args = argsOf(container, containerAt);
-  if (args !== undefined) block.args = args;
-  const credentials = credentialsOf(config, context);
-  if (credentials) block.credentials = credentials;
+  // the v1 job has no maxRetries unless the task spec sets one: Cloud Run's default is 3, the block's too
+  const block = containerBlock(config, container, containerAt, fromTemplate, context);
   const fields: [string, unknown][] = [
     ['region', given(config, 'region')],
     ['keep_job', given(config, 'keep_job')],
