@@ -18,7 +18,7 @@ import { createCloudRunJobProvider } from '../providers/cloud-run-job/index.js';
 import type { Provider } from '../providers/port.js';
 import { tempDir, testDeps } from './helpers.js';
 import { type GoogleFake, startGoogleFake } from './support/google-fake.js';
-import { cancelMidRun } from './support/workflow.js';
+import { cancelMidRun, runAccepted } from './support/workflow.js';
 
 const JOBS = 'POST /v2/projects/:project/locations/:location/jobs';
 const RUN = 'POST /v2/projects/:project/locations/:location/jobs/:jobrun';
@@ -94,9 +94,9 @@ describe('cloud-run-job through the workflow', () => {
       service_account_info: google.key,
     });
     const id = randomUUID();
-    const accepted = await accept(
+    const { outcome } = await runAccepted(
       base,
-      unwrap({
+      {
         flow_run: { id, name: 'gcp-pool-run' },
         work_pool: { type: 'cloud-run-v2' },
         job_variables: {
@@ -105,12 +105,9 @@ describe('cloud-run-job through the workflow', () => {
           credentials: '{{ prefect.blocks.gcp-credentials.fake }}',
           env: { FAKE_OUTCOME: 'exit:0' },
         },
-      }),
+      },
+      { Watch: 0.01, Submit: 0 },
     );
-    const outcome = await startExecution(accepted.input, {
-      deps: base,
-      retryIntervalOverrides: { Watch: 0.01, Submit: 0 },
-    });
     assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
     assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
     const created = google.fake.callsOf(JOBS);

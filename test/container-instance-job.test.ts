@@ -23,7 +23,7 @@ import type { Provider } from '../providers/port.js';
 import { tempDir, testDeps } from './helpers.js';
 import { type ArmFake, type Plan, startArmFake } from './support/arm-fake.js';
 import { selfSignedCert } from './support/tls.js';
-import { cancelMidRun } from './support/workflow.js';
+import { cancelMidRun, runAccepted } from './support/workflow.js';
 
 const PUT_GROUP =
   'PUT /subscriptions/:sub/resourceGroups/:rg/providers/Microsoft.ContainerInstance/containerGroups/:name';
@@ -122,9 +122,9 @@ describe('container-instance-job on the ARM fake: the workflow', { concurrency: 
       client_id: fake.state.clientId,
       client_secret: fake.state.clientSecret,
     });
-    const accepted = await accept(
+    const { accepted, outcome } = await runAccepted(
       deps,
-      unwrap({
+      {
         flow_run: { id: randomUUID(), name: 'aci-pool-run' },
         work_pool: { type: 'azure-container-instance' },
         job_variables: {
@@ -134,12 +134,9 @@ describe('container-instance-job on the ARM fake: the workflow', { concurrency: 
           image,
           env: { SERVICE_TOKEN: SECRET },
         },
-      }),
+      },
+      { Watch: 0.02, Submit: 0 },
     );
-    const outcome = await startExecution(accepted.input, {
-      deps,
-      retryIntervalOverrides: { Watch: 0.02, Submit: 0 },
-    });
     assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
     assert.equal(reports[0]?.state, 'Completed', JSON.stringify(reports[0]));
     assert.match(reports[0]?.logs_tail ?? '', /hello-from-a-pool/);

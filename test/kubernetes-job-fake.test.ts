@@ -34,7 +34,7 @@ import type { Provider, Target } from '../providers/port.js';
 import { sleep, tempDir, testDeps } from './helpers.js';
 import { type KubeFake, startKubeFake, steps } from './support/kube-fake.js';
 import { mutualTlsMaterial, selfSignedCert } from './support/tls.js';
-import { cancelMidRun } from './support/workflow.js';
+import { cancelMidRun, runAccepted } from './support/workflow.js';
 
 const TOKEN = 'kube-token-canary-5e1d0c';
 const JOBS = 'POST /apis/batch/v1/namespaces/:ns/jobs';
@@ -181,9 +181,9 @@ describe('kubernetes-job on a fake API server: the workflow', () => {
       ...kubeconfig(kube.url),
     });
     const id = randomUUID();
-    const accepted = await accept(
+    const { outcome } = await runAccepted(
       base,
-      unwrap({
+      {
         flow_run: { id, name: 'kube-pool-run' },
         work_pool: { type: 'kubernetes' },
         job_variables: {
@@ -193,12 +193,9 @@ describe('kubernetes-job on a fake API server: the workflow', () => {
           cluster_config: '{{ prefect.blocks.kubernetes-cluster-config.fake }}',
           env: { GREETING: 'hi' },
         },
-      }),
+      },
+      { Watch: 0, Submit: 0 },
     );
-    const outcome = await startExecution(accepted.input, {
-      deps: base,
-      retryIntervalOverrides: { Watch: 0, Submit: 0 },
-    });
     assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
     assert.equal(reports[0]?.state, 'Completed', reports[0]?.reason ?? '');
     const sent = kube.fake.callsOf(JOBS);

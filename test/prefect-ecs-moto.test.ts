@@ -23,9 +23,8 @@ import { createLogger } from '../core/logger.js';
 import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
-import type { ExecutionInput } from '../functions/lib/state.js';
-import { type ExecutionOutcome, startExecution } from '../functions/local/runner.js';
-import { createTriggerHandler, type TriggerOutcome } from '../functions/trigger.js';
+import { startExecution } from '../functions/local/runner.js';
+import type { TriggerOutcome } from '../functions/trigger.js';
 import { createEcsTaskProvider } from '../providers/ecs-task/index.js';
 import { idempotencyKey } from '../providers/identity.js';
 import type { Provider } from '../providers/port.js';
@@ -33,6 +32,7 @@ import { sample, testDeps, until } from './helpers.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
 import { type Moto, startMoto } from './support/moto.js';
 import { type PrefectFake, startPrefectFake } from './support/prefect-fake.js';
+import { localTrigger, runAccepted } from './support/workflow.js';
 
 const CLUSTER = 'submitter-moto';
 const FAST = { Prepare: 0, Submit: 0, Watch: 0, Report: 700, ReportRejected: 0, Cleanup: 0 };
@@ -146,13 +146,7 @@ describe('with Prefect, on ECS (moto)', () => {
     const deploymentId = fake.addDeployment('hello', 'nightly');
     const { deps, reports } = await prefectDeps();
     allReports.push(reports);
-    const executions: Promise<ExecutionOutcome>[] = [];
-    const handler = createTriggerHandler(deps, () => ({
-      async start(name: string, input: ExecutionInput) {
-        executions.push(startExecution(input, { deps, retryIntervalOverrides: FAST }));
-        return { id: name, duplicate: false };
-      },
-    }));
+    const { handler, executions } = localTrigger(deps, FAST);
     const tick = {
       deployment: { id: deploymentId, name: 'nightly', flow_name: 'hello' },
       infrastructure: await infrastructure(),
@@ -186,11 +180,11 @@ describe('with Prefect, on ECS (moto)', () => {
     const flowRun = fake.addFlowRun();
     const { deps, reports } = await prefectDeps();
     allReports.push(reports);
-    const accepted = await accept(
+    const { outcome } = await runAccepted(
       deps,
-      unwrap({ flow_run: { id: flowRun.id }, infrastructure: await infrastructure() }),
+      { flow_run: { id: flowRun.id }, infrastructure: await infrastructure() },
+      FAST,
     );
-    const outcome = await startExecution(accepted.input, { deps, retryIntervalOverrides: FAST });
     assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
     assert.equal(fake.http.callsOf('POST /api/deployments/:id/create_flow_run').length, 0);
     assert.ok(fake.http.callsOf('GET /api/flow_runs/:id').length >= 1, 'the flow run was read');
@@ -268,11 +262,11 @@ describe('with Prefect, on ECS (moto)', () => {
     const flowRun = fake.addFlowRun();
     const { deps, reports } = await prefectDeps();
     allReports.push(reports);
-    const accepted = await accept(
+    const { outcome } = await runAccepted(
       deps,
-      unwrap({ flow_run: { id: flowRun.id }, infrastructure: await infrastructure() }),
+      { flow_run: { id: flowRun.id }, infrastructure: await infrastructure() },
+      FAST,
     );
-    const outcome = await startExecution(accepted.input, { deps, retryIntervalOverrides: FAST });
     assert.equal(outcome.status, 'SUCCEEDED', outcome.error);
     // the key was used: the fake wants it on every call and the run went through
     assert.ok(fake.http.calls.every((c) => c.status !== 401));

@@ -13,11 +13,12 @@ import { unwrap } from '../events/envelopes.js';
 import type { Deps } from '../functions/lib/deps.js';
 import { accept } from '../functions/lib/intake.js';
 import { flowRunUiUrl } from '../functions/lib/prefect/urls.js';
-import { cancelKey, type ExecutionInput } from '../functions/lib/state.js';
+import { cancelKey } from '../functions/lib/state.js';
 import { type ExecutionOutcome, startExecution } from '../functions/local/runner.js';
-import { createTriggerHandler, type TriggerOutcome } from '../functions/trigger.js';
+import type { TriggerOutcome } from '../functions/trigger.js';
 import { ROOT, tempDir, testDeps, until } from './helpers.js';
 import { type PrefectFake, startPrefectFake } from './support/prefect-fake.js';
+import { localTrigger } from './support/workflow.js';
 
 process.chdir(ROOT);
 
@@ -68,13 +69,7 @@ describe('with Prefect', () => {
     const deploymentId = fake.addDeployment('hello', 'nightly');
     const { deps, reports, home } = await testDeps({ env: prefectEnv() });
     const marker = join(home, 'engine.txt');
-    const executions: Promise<ExecutionOutcome>[] = [];
-    const handler = createTriggerHandler(deps, () => ({
-      async start(name: string, input: ExecutionInput) {
-        executions.push(startExecution(input, { deps, retryIntervalOverrides: FAST }));
-        return { id: name, duplicate: false };
-      },
-    }));
+    const { handler, executions } = localTrigger(deps, FAST);
     const tick = {
       deployment: { id: deploymentId, name: 'nightly', flow_name: 'hello' },
       infrastructure: engineBlock({ MARKER_FILE: marker, ENGINE_STATES: 'RUNNING,COMPLETED' }),
@@ -120,13 +115,7 @@ describe('with Prefect', () => {
         env: { ENGINE_STATES: 'RUNNING,COMPLETED' },
       },
     });
-    const executions: Promise<ExecutionOutcome>[] = [];
-    const handler = createTriggerHandler(deps, () => ({
-      async start(name: string, input: ExecutionInput) {
-        executions.push(startExecution(input, { deps, retryIntervalOverrides: FAST }));
-        return { id: name, duplicate: false };
-      },
-    }));
+    const { handler, executions } = localTrigger(deps, FAST);
     await handler(
       {
         flow_run: { id: flowRun.id, name: 'custom-run' },
