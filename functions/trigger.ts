@@ -7,7 +7,7 @@ import { parseJsonText } from '../core/input-guard.js';
 import { type Unwrapped, unwrap, unwrapPubSubPush } from '../events/envelopes.js';
 import { type DepsSource, depsFromEnv, resolveDeps } from './lib/deps.js';
 import { accept, isRejection, keepRejected } from './lib/intake.js';
-import { ensureFlowRun, withFlowRunJobVariables } from './lib/prefect/lifecycle.js';
+import { ensureFlowRun } from './lib/prefect/lifecycle.js';
 import { PushUnauthorizedError, type PushVerifier, pushVerifierFromEnv } from './lib/push-auth.js';
 import { type ExecutionInput, executionName } from './lib/state.js';
 
@@ -86,11 +86,8 @@ export function createTriggerHandler(
   async function handle(unwrapped: Unwrapped): Promise<TriggerOutcome> {
     const deps = await resolveDeps(source);
     // a tick or deployment run without a Prefect flow run: created here, once (idempotency key)
-    // …and a Prefect 3 flow run's own job variables go over the deployment's, as a worker does
-    const accepted = await accept(
-      deps,
-      await withFlowRunJobVariables(deps, await ensureFlowRun(deps, unwrapped)),
-    );
+    // (and a Prefect 3 flow run's own job variables go over the deployment's, as a worker does)
+    const accepted = await accept(deps, await ensureFlowRun(deps, unwrapped));
     const name = executionName(accepted.input.flow_run_id);
     // Always start: a first delivery may have parked the event and failed before starting.
     // StartExecution is idempotent by name, so a redelivery lands on the same execution.

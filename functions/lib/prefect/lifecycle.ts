@@ -56,6 +56,7 @@ function record(value: unknown): Record<string, unknown> | undefined {
  * deployment (a cron tick always; any event with flow_run.deployment_id, or flow_name and
  * deployment_name) → create it with create_flow_run and our id as idempotency_key, and go
  * on with Prefect's id. Every redelivery gets the same flow run back, hence one execution.
+ * A work-pool event also takes the flow run's own job variables (read once, with the same GET).
  */
 export async function ensureFlowRun(deps: Deps, unwrapped: Unwrapped): Promise<Unwrapped> {
   const prefect = deps.prefect;
@@ -68,8 +69,12 @@ export async function ensureFlowRun(deps: Deps, unwrapped: Unwrapped): Promise<U
   let deploymentName = str('deployment_name');
   if (deploymentName?.includes('/'))
     [flowName, deploymentName] = deploymentName.split('/', 2) as [string, string];
-  if (!deploymentId && !(flowName && deploymentName)) return unwrapped;
-  if (unwrapped.kind !== 'cron' && (await prefect.readFlowRun(flowRun.id))) return unwrapped;
+  const byDeployment = Boolean(deploymentId || (flowName && deploymentName));
+  const pool = event.work_pool !== undefined;
+  if (!byDeployment && !pool) return unwrapped;
+  // a tick's flow run is created (its idempotency key finds one made before); others are read
+  const existing = unwrapped.kind === 'cron' ? undefined : await prefect.readFlowRun(flowRun.id);
+  if (existing || !byDeployment) return withJobVariables(deps, unwrapped, event, existing);
   const created = await prefect.createFlowRunFromDeployment(
     {
       ...(deploymentId ? { deploymentId } : {}),
@@ -90,13 +95,11 @@ export async function ensureFlowRun(deps: Deps, unwrapped: Unwrapped): Promise<U
     from: flowRun.id,
     deployment_id: deploymentId ?? `${flowName}/${deploymentName}`,
   });
-  return {
-    ...unwrapped,
-    event: {
-      ...event,
-      flow_run: { ...flowRun, id: created.id, ...(created.name ? { name: created.name } : {}) },
-    },
+  const renamed = {
+    ...event,
+    flow_run: { ...flowRun, id: created.id, ...(created.name ? { name: created.name } : {}) },
   };
+  return withJobVariables(deps, { ...unwrapped, event: renamed }, renamed, created);
 }
 
 /**
@@ -105,22 +108,21 @@ export async function ensureFlowRun(deps: Deps, unwrapped: Unwrapped): Promise<U
  * flow run's, the flow run's winning key by key and `env` merged (workers/base.py
  * `_get_configuration`). The trigger does the same before the pool is rendered and pinned.
  */
-export async function withFlowRunJobVariables(deps: Deps, unwrapped: Unwrapped): Promise<Unwrapped> {
-  const prefect = deps.prefect;
-  const event = record(unwrapped.event);
-  const flowRun = record(event?.flow_run);
-  if (!prefect || !event || event.work_pool === undefined || typeof flowRun?.id !== 'string')
-    return unwrapped;
-  const run = await prefect.readFlowRun(flowRun.id);
+function withJobVariables(
+  deps: Deps,
+  unwrapped: Unwrapped,
+  event: Record<string, unknown>,
+  run: PrefectFlowRun | undefined,
+): Unwrapped {
   const own = run?.job_variables;
-  if (!own || Object.keys(own).length === 0) return unwrapped;
+  if (event.work_pool === undefined || !own || Object.keys(own).length === 0) return unwrapped;
   const given = record(event.job_variables) ?? {};
   const merged: Record<string, unknown> = { ...given, ...own };
   const givenEnv = record(given.env);
   const ownEnv = record(own.env);
   if (givenEnv && ownEnv) merged.env = { ...givenEnv, ...ownEnv };
   deps.log.info("the flow run's own job variables apply over the deployment's", {
-    flow_run_id: flowRun.id,
+    flow_run_id: run?.id,
     job_variables: Object.keys(own),
   });
   return { ...unwrapped, event: { ...event, job_variables: merged } };
