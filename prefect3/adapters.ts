@@ -9,7 +9,7 @@ import { workPool as ecs } from '../providers/ecs-task/work-pool.js';
 import { workPool as kubernetes } from '../providers/kubernetes-job/work-pool.js';
 import { workPool as process } from '../providers/process/work-pool.js';
 import type { WorkPoolAdapter } from './adapter.js';
-import { poolTypeOf } from './pool-types.js';
+import { poolTypeOf } from './work-pool.js';
 
 const ADAPTERS: readonly WorkPoolAdapter[] = [process, ecs, docker, kubernetes, cloudRun, containerInstance];
 
@@ -24,6 +24,3 @@ export function adapterFor(type: string, path: string): WorkPoolAdapter {
     },
   ]);
 }
-
-/** Every adapter (a test checks they agree with pool-types.ts). */
-export const WORK_POOL_ADAPTERS = ADAPTERS;

@@ -9,7 +9,6 @@ import { parseJsonText, parseYamlText } from '../core/input-guard.js';
 import type { DocumentStore } from '../core/store.js';
 import { closest, problemsFrom, shownValue } from '../core/zod-problems.js';
 import { WORK_POOL_NAME, WORK_POOL_NAME_MESSAGE } from '../events/schema.js';
-import { poolTypeOf } from './pool-types.js';
 import additions from './templates/additions.json' with { type: 'json' };
 import azureContainerInstance from './templates/azure-container-instance.json' with { type: 'json' };
 import cloudRun from './templates/cloud-run.json' with { type: 'json' };
@@ -30,6 +29,14 @@ const DEFAULT_TEMPLATES: Record<string, Record<string, unknown>> = {
   'azure-container-instance': azureContainerInstance,
 };
 export const WORK_POOL_TYPES = Object.keys(DEFAULT_TEMPLATES);
+
+/**
+ * The work-pool type the submitter runs it as: a push pool (`ecs:push`, `cloud-run-v2:push`) is
+ * the same infrastructure without a worker, which is what the submitter is.
+ */
+export function poolTypeOf(type: string): string {
+  return type.endsWith(':push') ? type.slice(0, -':push'.length) : type;
+}
 
 interface Addition {
   /** JSON pointer in the template → the placeholder the worker's template has there. */

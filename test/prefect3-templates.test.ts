@@ -58,15 +58,3 @@ describe('default base job templates', () => {
     assert.equal((await render('azure-container-instance', {})).keep_container_group, false);
   });
 });
-
-describe('the pool-type table every function reads', () => {
-  it('agrees with the adapters, and every shipped template has an adapter', async () => {
-    const { POOL_BLOCK_TYPES } = await import('../prefect3/pool-types.js');
-    const { WORK_POOL_ADAPTERS } = await import('../prefect3/adapters.js');
-    const fromAdapters = Object.fromEntries(
-      WORK_POOL_ADAPTERS.flatMap((adapter) => adapter.poolTypes.map((type) => [type, adapter.blockType])),
-    );
-    assert.deepEqual(fromAdapters, { ...POOL_BLOCK_TYPES });
-    assert.deepEqual(Object.keys(POOL_BLOCK_TYPES).sort(), [...WORK_POOL_TYPES].sort());
-  });
-});

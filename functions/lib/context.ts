@@ -3,7 +3,6 @@
 import { InvalidInputError } from '../../core/errors.js';
 import { collectSecretValues } from '../../core/secrets.js';
 import { type FlowRunEvent, parseFlowRunEvent } from '../../events/schema.js';
-import { blockTypeOfPool } from '../../prefect3/pool-types.js';
 import type { BlockType } from '../../providers/blocks.js';
 import { BLOCK_TYPE_ALIASES } from '../../providers/prefect2.js';
 import { type BlockSource, type Resolved, resolveTarget } from '../../providers/resolve.js';
@@ -88,22 +87,18 @@ export async function withPrefectEnv(deps: Deps, resolved: Resolved): Promise<Re
 }
 
 /** A block type this deployment has no provider function for is refused with the list of those it has. */
-export function checkEnabled(deps: Deps, event: FlowRunEvent, resolved?: string): void {
+export function checkEnabled(deps: Deps, event: FlowRunEvent, resolved?: BlockType): void {
   const enabled = deps.settings.enabledProviders;
   const pool = event.work_pool;
-  // a pool's type is known from the event when inline, from the resolved block when saved
-  const given =
-    resolved ??
-    (pool
-      ? pool.type && blockTypeOfPool(pool.type)
-      : (event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0]));
+  // a work pool's block type is known once it is resolved (a saved pool says it, not the event)
+  const given = pool ? resolved : (event.infrastructure?.type ?? event.infrastructure_block?.split('/')[0]);
   // an alias (prefect-gcp's `cloud-run-job-v2`) runs on the provider it names
   const type = given && Object.hasOwn(BLOCK_TYPE_ALIASES, given) ? BLOCK_TYPE_ALIASES[given]?.type : given;
   if (!enabled || !type || enabled.includes(type as BlockType)) return;
   throw new InvalidInputError('Infrastructure type not enabled', [
     {
       path: pool ? 'work_pool.type' : event.infrastructure ? 'infrastructure.type' : 'infrastructure_block',
-      message: `'${type}' is not enabled in this deployment (enabled: ${enabled.join(', ') || 'none'}); enable it in the CDK config or use another block`,
+      message: `'${type}' is not enabled in this deployment (enabled: ${enabled.join(', ') || 'none'}); enable it in the CDK config or use another ${pool ? 'work pool' : 'block'}`,
     },
   ]);
 }
