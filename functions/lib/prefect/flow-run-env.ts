@@ -17,8 +17,8 @@
 //   ACI has no reference to an outside secret store for env values; its secret mechanism is
 //   `secureValue` (never returned by the API nor shown in the portal). The key read at submit
 //   time (from PREFECT_API_KEY_SECRET_ARN, or PREFECT_API_KEY) goes in the block's env, which the
-//   ACI build sends as `secureValue` (PREFECT_API_KEY is a secret-looking name). The auth string
-//   is left out: that build sends its name as a plain value.
+//   ACI build sends as `secureValue` (PREFECT_API_KEY and PREFECT_API_AUTH_STRING are secret env
+//   names), as prefect-azure's worker sends both.
 //
 // A block that sets a credential itself (in env, null included, in its own secrets or
 // customizations) wins. Docker gets PREFECT_API_URL only: an engine has no secret store for a
