@@ -5,16 +5,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Job } from 'kubernetes-models/batch/v1';
 import { buildKubernetesJob, type JobManifest } from '../providers/kubernetes-job/build.js';
-import {
-  DNS_1123_LABEL,
-  labelKeyProblem,
-  labelValueProblem,
-  slugifyLabelKey,
-  slugifyLabelValue,
-  slugifyName,
-} from '../providers/kubernetes-job/names.js';
+import { slugifyLabelKey, slugifyLabelValue, slugifyName } from '../providers/kubernetes-job/names.js';
 import { kubernetesJobSpec } from '../providers/kubernetes-job/spec.js';
 import { runSuffix } from '../providers/naming.js';
 import { SAMPLES } from './helpers.js';
@@ -26,24 +18,9 @@ import {
   type TargetInput,
   targetOf,
 } from './support/build.js';
+import { assertValidJob } from './support/kubernetes-job.js';
 
 const FLOW_RUN_HEX = '0b3b3c3e00004000800000000000abcd';
-
-/** What the API server would refuse that the OpenAPI schema lets through. */
-function assertValidJob(manifest: JobManifest): void {
-  new Job(manifest as unknown as ConstructorParameters<typeof Job>[0]).validate();
-  const { name, generateName, namespace, labels = {} } = manifest.metadata;
-  if (name !== undefined) {
-    assert.ok(name.length <= 63 && DNS_1123_LABEL.test(name), `name '${name}'`);
-  } else {
-    assert.ok(generateName && generateName.length <= 58, `generateName '${generateName}'`);
-  }
-  assert.ok(namespace && DNS_1123_LABEL.test(namespace), `namespace '${namespace}'`);
-  for (const [key, value] of Object.entries(labels)) {
-    assert.equal(labelKeyProblem(key), undefined, key);
-    assert.equal(labelValueProblem(value), undefined, value);
-  }
-}
 
 async function build(fields: Record<string, unknown> = {}, input: TargetInput = {}): Promise<JobManifest> {
   const { job } = buildKubernetesJob(await targetOf('kubernetes-job', fields, input));

@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Job } from 'kubernetes-models/batch/v1';
 import type { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, parseFlowRunEvent } from '../events/schema.js';
@@ -22,12 +21,12 @@ import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { KubernetesJobBlock } from '../providers/kubernetes-job/block.js';
 import type { JobManifest, KubernetesJobRequest } from '../providers/kubernetes-job/build.js';
-import { DNS_1123_LABEL, labelKeyProblem, labelValueProblem } from '../providers/kubernetes-job/names.js';
 import { kubernetesJobSpec } from '../providers/kubernetes-job/spec.js';
 import { workPool } from '../providers/kubernetes-job/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
 import { ROOT, invalidInput as refused, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
+import { assertValidJob } from './support/kubernetes-job.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,19 +45,6 @@ function flowRun(run: { id: string; name: string }): FlowRun {
     infrastructure: { type: 'kubernetes-job' },
     infra_overrides: {},
   }).flow_run;
-}
-
-/** The schema's checks, plus the API server's name and label rules the schema leaves out. */
-function assertValidJob(manifest: JobManifest): void {
-  new Job(manifest as unknown as ConstructorParameters<typeof Job>[0]).validate();
-  const { name, namespace, labels = {} } = manifest.metadata;
-  assert.ok(name && name.length <= 63 && DNS_1123_LABEL.test(name), `name '${name}'`);
-  assert.ok(namespace && DNS_1123_LABEL.test(namespace), `namespace '${namespace}'`);
-  const template = manifest.spec.template as { metadata?: { labels?: Record<string, string> } };
-  for (const [key, value] of Object.entries({ ...labels, ...template.metadata?.labels })) {
-    assert.equal(labelKeyProblem(key), undefined, key);
-    assert.equal(labelValueProblem(value), undefined, value);
-  }
 }
 
 interface Built {
