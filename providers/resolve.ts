@@ -37,7 +37,8 @@ export async function resolveTarget(event: FlowRunEvent, blocks: BlockSource | u
   if (event.work_pool) {
     ({ doc, source, path } = await workPoolBlock(event, event.work_pool, blocks));
     doc = await withNestedBlocks(doc, blocks, path);
-    const block: Block = parseBlock(doc, { path });
+    // the adapter's block fields are the job configuration's: problems name them there, as its own do
+    const block: Block = parseBlock(doc, { path: `${path}.job_configuration` });
     return { block, flowRun: event.flow_run, source, document: doc };
   }
   if (event.infrastructure) {

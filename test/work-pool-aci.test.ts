@@ -13,14 +13,12 @@ import { describe, it } from 'node:test';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, FlowRunSchema } from '../events/schema.js';
-import { renderJobConfiguration } from '../prefect3/render.js';
 import { BlockStore } from '../providers/block-store.js';
-import { parseBlock } from '../providers/blocks.js';
 import { ContainerInstanceJobBlockSchema } from '../providers/container-instance-job/block.js';
 import type { ContainerInstanceRequest } from '../providers/container-instance-job/build.js';
 import { containerInstanceJobSpec } from '../providers/container-instance-job/spec.js';
-import { workPool } from '../providers/container-instance-job/work-pool.js';
 import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
+import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
 const FLOW_RUN_HEX = '0b3b3c3e000040008000' + '00000000abcd';
@@ -69,12 +67,8 @@ async function blocks(): Promise<BlockStore> {
 const REQUIRED = { resource_group_name: 'flows-rg', subscription_id: 'canary-subscription' };
 
 async function blockOf(base: Json, jobVariables: Json) {
-  const config = await renderJobConfiguration(base, jobVariables, {
-    blocks: await blocks(),
-    path: POOL_PATH,
-  });
-  const doc = workPool.toBlock(config, { flowRun, path: `${POOL_PATH}.job_configuration` });
-  const block = parseBlock(doc, { path: POOL_PATH });
+  const pool = { name: 'aci', type: 'azure-container-instance', base_job_template: base };
+  const block = await poolBlock(await blocks(), pool, jobVariables, flowRun);
   assert.equal(block.type, 'container-instance-job');
   return ContainerInstanceJobBlockSchema.parse(block);
 }
@@ -231,7 +225,7 @@ describe('azure-container-instance work pool', () => {
     );
     assert.deepEqual(
       sku.problems.map((p) => p.path),
-      [`${POOL_PATH}.gpu_sku`],
+      [`${POOL_PATH}.job_configuration.gpu_sku`],
     );
   });
 

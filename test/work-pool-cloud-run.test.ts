@@ -13,14 +13,12 @@ import { REDACTED } from '../core/secret-marks.js';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, FlowRunSchema } from '../events/schema.js';
-import { renderJobConfiguration } from '../prefect3/render.js';
 import { BlockStore } from '../providers/block-store.js';
-import { parseBlock } from '../providers/blocks.js';
 import { CloudRunJobBlockSchema } from '../providers/cloud-run-job/block.js';
 import type { CloudRunEnvVar, CloudRunJobRequest } from '../providers/cloud-run-job/build.js';
 import { cloudRunJobSpec } from '../providers/cloud-run-job/spec.js';
-import { workPool } from '../providers/cloud-run-job/work-pool.js';
 import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
+import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
 const FLOW_RUN_HEX = '0b3b3c3e000040008000' + '00000000abcd';
@@ -97,12 +95,9 @@ async function blocks(): Promise<BlockStore> {
 const POOL_PATH = 'work_pool(gcp)';
 
 async function blockOf(base: Json, jobVariables: Json) {
-  const config = await renderJobConfiguration(base, jobVariables, {
-    blocks: await blocks(),
-    path: POOL_PATH,
-  });
-  const doc = workPool.toBlock(config, { flowRun, path: `${POOL_PATH}.job_configuration` });
-  const block = parseBlock(doc, { path: POOL_PATH });
+  // the adapter tells v1 from v2 by the job body, so either pool type name reads both
+  const pool = { name: 'gcp', type: 'cloud-run-v2', base_job_template: base };
+  const block = await poolBlock(await blocks(), pool, jobVariables, flowRun);
   assert.equal(block.type, 'cloud-run-job');
   return CloudRunJobBlockSchema.parse(block);
 }

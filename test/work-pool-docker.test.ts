@@ -30,6 +30,7 @@ import { dockerPyBytes, workPool } from '../providers/docker-container/work-pool
 import { runSuffix } from '../providers/naming.js';
 import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
+import { poolBlock } from './support/pools.js';
 
 const POOL = 'work_pool(docker)';
 const CONFIG_PATH = `${POOL}.job_configuration`;
@@ -48,12 +49,12 @@ async function blockFor(
   jobVariables: Record<string, unknown>,
   options: { blocks?: BlockStore; template?: Record<string, unknown> } = {},
 ): Promise<DockerContainerBlock> {
-  const config = await renderJobConfiguration(options.template ?? (await dockerTemplate()), jobVariables, {
-    blocks: options.blocks ?? (await emptyBlocks()),
-    path: POOL,
-  });
-  const doc = workPool.toBlock(config, { flowRun, path: CONFIG_PATH });
-  const block = parseBlock(doc, { path: CONFIG_PATH });
+  const pool = {
+    name: 'docker',
+    type: 'docker',
+    base_job_template: options.template ?? (await dockerTemplate()),
+  };
+  const block = await poolBlock(options.blocks ?? (await emptyBlocks()), pool, jobVariables, flowRun);
   assert.ok(block.type === 'docker-container');
   return block;
 }
