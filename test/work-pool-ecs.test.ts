@@ -16,11 +16,11 @@ import { FolderStore } from '../core/store.js';
 import { type FlowRun, flowRunHex } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
 import { BlockStore } from '../providers/block-store.js';
-import { parseBlock } from '../providers/blocks.js';
 import { buildEcsRequest, type EcsRequest } from '../providers/ecs-task/build.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
 import { workPool } from '../providers/ecs-task/work-pool.js';
 import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
+import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN: FlowRun = {
   id: '0b3b3c3e-0000-4000-8000-000000000001',
@@ -56,6 +56,14 @@ async function blockStore(): Promise<BlockStore> {
   return blocks;
 }
 
+/** The pool the trigger's path renders (`work_pool(ecs-pool)`). */
+const pool = (template: Record<string, unknown>) => ({
+  name: 'ecs-pool',
+  type: 'ecs',
+  base_job_template: template,
+});
+
+/** Render → the adapter alone, for the adapter's own refusals. */
 async function toBlock(template: Record<string, unknown>, variables: Record<string, unknown>) {
   const config = await renderJobConfiguration(template, variables, {
     blocks: await blockStore(),
@@ -69,7 +77,7 @@ async function built(
   variables: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): Promise<EcsRequest> {
-  const block = parseBlock(await toBlock(template, variables));
+  const block = await poolBlock(await blockStore(), pool(template), variables, FLOW_RUN);
   assert.equal(block.type, 'ecs-task');
   if (block.type !== 'ecs-task') throw new Error('unreachable');
   return buildEcsRequest({ block, flowRun: FLOW_RUN }, env);
@@ -163,7 +171,7 @@ test('typical job variables on a customised template: the definition and RunTask
     cloudwatch_logs_prefix: 'nightly-logs',
     command: 'python -m flows.nightly --date "2026-12-02"',
   };
-  const block = parseBlock(await toBlock(template, variables));
+  const block = await poolBlock(await blockStore(), pool(template), variables, FLOW_RUN);
   assert.ok(block.type === 'ecs-task');
   assert.equal(
     block.aws_credentials.region_name,
