@@ -7,17 +7,16 @@
 // ce79dd3d6cfa2b7337265498210dbc4d25bcdc98 (src/integrations/prefect-azure/). Where the
 // submitter differs on purpose, the expected body says so next to the value.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, FlowRunSchema } from '../events/schema.js';
+import { defaultTemplate } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { ContainerInstanceJobBlockSchema } from '../providers/container-instance-job/block.js';
 import type { ContainerInstanceRequest } from '../providers/container-instance-job/build.js';
 import { containerInstanceJobSpec } from '../providers/container-instance-job/spec.js';
-import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
+import { invalidInput as rejects, tempDir } from './helpers.js';
 import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
@@ -32,9 +31,7 @@ const SUBNET =
 type Json = Record<string, unknown>;
 
 async function template(): Promise<Json> {
-  return JSON.parse(
-    await readFile(join(ROOT, 'prefect3', 'templates', 'azure-container-instance.json'), 'utf8'),
-  );
+  return defaultTemplate('azure-container-instance', 'work_pool');
 }
 
 /** A pool whose template takes the registry and the service principal from stored blocks. */

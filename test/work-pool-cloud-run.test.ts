@@ -6,18 +6,17 @@
 // ce79dd3d6cfa2b7337265498210dbc4d25bcdc98 (src/integrations/prefect-gcp/prefect_gcp/).
 // Where the submitter differs on purpose, the expected body says so next to the value.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REDACTED } from '../core/secret-marks.js';
 import { maskRequest, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, FlowRunSchema } from '../events/schema.js';
+import { defaultTemplate } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { CloudRunJobBlockSchema } from '../providers/cloud-run-job/block.js';
 import type { CloudRunEnvVar, CloudRunJobRequest } from '../providers/cloud-run-job/build.js';
 import { cloudRunJobSpec } from '../providers/cloud-run-job/spec.js';
-import { ROOT, invalidInput as rejects, tempDir } from './helpers.js';
+import { invalidInput as rejects, tempDir } from './helpers.js';
 import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN_ID = '0b3b3c3e-0000-4000-8000-00000000abcd';
@@ -35,7 +34,7 @@ const SERVICE_ACCOUNT = {
 type Json = Record<string, unknown>;
 
 async function template(pool: 'cloud-run' | 'cloud-run-v2'): Promise<Json> {
-  return JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', `${pool}.json`), 'utf8'));
+  return defaultTemplate(pool, 'work_pool');
 }
 
 /** The job configuration's `credentials` taken from a stored gcp-credentials block, as a pool's template writes it. */
@@ -44,41 +43,6 @@ function withCredentialsBlock(base: Json): Json {
   return {
     ...base,
     job_configuration: { ...jobConfiguration, credentials: '{{ prefect.blocks.gcp-credentials.prod }}' },
-  };
-}
-
-/**
- * What the current worker's `json_template()` adds to the job configuration (one `{{ field }}`
- * per CloudRunWorkerJobV2Configuration field) and CloudRunWorkerV2Variables to the variables:
- * the shipped template (aggregate-worker-metadata.json, older than the worker) lacks
- * env_from_secrets, prefect_api_key_secret, prefect_api_auth_string_secret and cloudsql_instances.
- */
-function withNewerV2Variables(base: Json): Json {
-  const selector = {
-    type: 'object',
-    properties: { secret: { type: 'string' }, version: { type: 'string' } },
-    required: ['secret', 'version'],
-  };
-  const variables = base.variables as Json;
-  return {
-    ...base,
-    job_configuration: {
-      ...(base.job_configuration as Json),
-      env_from_secrets: '{{ env_from_secrets }}',
-      prefect_api_key_secret: '{{ prefect_api_key_secret }}',
-      prefect_api_auth_string_secret: '{{ prefect_api_auth_string_secret }}',
-      cloudsql_instances: '{{ cloudsql_instances }}',
-    },
-    variables: {
-      ...variables,
-      properties: {
-        ...(variables.properties as Json),
-        env_from_secrets: { type: 'object', additionalProperties: selector },
-        prefect_api_key_secret: selector,
-        prefect_api_auth_string_secret: selector,
-        cloudsql_instances: { type: 'array', items: { type: 'string' } },
-      },
-    },
   };
 }
 
@@ -141,7 +105,7 @@ const TYPICAL_V2 = {
 
 describe('cloud-run-v2 work pool', () => {
   it('typical job variables: the request body is the v2 Job prefect-gcp sends', async () => {
-    const base = withNewerV2Variables(withCredentialsBlock(await template('cloud-run-v2')));
+    const base = withCredentialsBlock(await template('cloud-run-v2'));
     const request = await requestOf(base, TYPICAL_V2);
     const labels = prefectLabels({ team: 'data' });
     // prepare_for_flow_run: _populate_env (plain env without PREFECT_API_KEY, as its secret is
@@ -274,10 +238,10 @@ describe('cloud-run-v2 work pool', () => {
   it('a bad job variable is refused naming job_variables.<var>', async () => {
     const base = withCredentialsBlock(await template('cloud-run-v2'));
     const error = await rejects(
-      requestOf(base, { launch_stage: 'NIGHTLY', memory: '2GB', cloudsql_instances: ['x'] }),
+      requestOf(base, { launch_stage: 'NIGHTLY', memory: '2GB', cloudsql_instances: 'p:r:i' }),
     );
     const paths = error.problems.map((p) => p.path).sort();
-    // cloudsql_instances: the shipped template has no such variable and nothing reads it
+    // cloudsql_instances: a list of connection names, not one string
     assert.deepEqual(paths, [
       'job_variables.cloudsql_instances',
       'job_variables.launch_stage',
@@ -301,7 +265,7 @@ describe('cloud-run-v2 work pool', () => {
   });
 
   it('prefect_api_key_secret and env_from_secrets.PREFECT_API_KEY together are refused (Prefect would send it twice)', async () => {
-    const base = withNewerV2Variables(withCredentialsBlock(await template('cloud-run-v2')));
+    const base = withCredentialsBlock(await template('cloud-run-v2'));
     const error = await rejects(
       requestOf(base, {
         env_from_secrets: { PREFECT_API_KEY: { secret: 'a', version: '1' } },

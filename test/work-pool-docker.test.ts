@@ -11,16 +11,15 @@
 // worker and deployment labels; the submitter has no worker, and the flow run's own env and
 // labels (id, name) are compared.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { InvalidInputError, ProviderPermanentError } from '../core/errors.js';
 import { maskRequest, REDACTED, redact } from '../core/secrets.js';
 import { FolderStore } from '../core/store.js';
 import { FlowRunSchema } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
+import { defaultTemplate } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { DockerContainerBlock } from '../providers/docker-container/block.js';
@@ -28,7 +27,7 @@ import { buildDockerRequest, type DockerCreateBody } from '../providers/docker-c
 import { createDockerContainerProvider } from '../providers/docker-container/index.js';
 import { dockerPyBytes, workPool } from '../providers/docker-container/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
-import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
+import { invalidInput, problemMap, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
 import { poolBlock } from './support/pools.js';
 
@@ -41,7 +40,7 @@ async function emptyBlocks(): Promise<BlockStore> {
 }
 
 async function dockerTemplate(): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', 'docker.json'), 'utf8'));
+  return defaultTemplate('docker', 'work_pool');
 }
 
 /** Render → adapter → parseBlock, as the Prefect 3 path runs them. */

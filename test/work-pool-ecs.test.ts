@@ -8,18 +8,17 @@
 // a Fargate memory reservation, count/startedBy/clientToken, subnets looked up at submit, the
 // flow-run id's form) is taken out by `ours*` below and asserted there, so nothing else can differ.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, flowRunHex } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
+import { defaultTemplate } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { buildEcsRequest, type EcsRequest } from '../providers/ecs-task/build.js';
 import { ecsTaskSpec } from '../providers/ecs-task/spec.js';
 import { workPool } from '../providers/ecs-task/work-pool.js';
-import { invalidInput, problemMap, ROOT, tempDir } from './helpers.js';
+import { invalidInput, problemMap, tempDir } from './helpers.js';
 import { poolBlock } from './support/pools.js';
 
 const FLOW_RUN: FlowRun = {
@@ -33,10 +32,16 @@ const CONTEXT = { flowRun: FLOW_RUN, path: `${POOL}.job_configuration` };
 const EXEC_ROLE = 'arn:aws:iam::123456789012:role/ecs-exec';
 const TASK_ROLE = 'arn:aws:iam::123456789012:role/flows';
 
+/** The default template a `{"type": "ecs"}` pool renders (with the worker's newer variables). */
 async function ecsTemplate(): Promise<
   Record<string, unknown> & { job_configuration: Record<string, unknown> }
 > {
-  return JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', 'ecs.json'), 'utf8'));
+  const template = defaultTemplate('ecs', 'work_pool');
+  const { job_configuration: jobConfiguration } = template;
+  assert.ok(
+    typeof jobConfiguration === 'object' && jobConfiguration !== null && !Array.isArray(jobConfiguration),
+  );
+  return { ...template, job_configuration: { ...jobConfiguration } };
 }
 
 function requestOf(template: Record<string, unknown>): Record<string, unknown> {

@@ -10,13 +10,12 @@
 // two deliberate differences. Every manifest is checked against the Kubernetes schema
 // (kubernetes-models), as test/build-kubernetes-job.test.ts does.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { InvalidInputError } from '../core/errors.js';
 import { FolderStore } from '../core/store.js';
 import { type FlowRun, parseFlowRunEvent } from '../events/schema.js';
 import { renderJobConfiguration } from '../prefect3/render.js';
+import { defaultTemplate } from '../prefect3/work-pool.js';
 import { BlockStore } from '../providers/block-store.js';
 import { parseBlock } from '../providers/blocks.js';
 import type { KubernetesJobBlock } from '../providers/kubernetes-job/block.js';
@@ -24,7 +23,7 @@ import type { JobManifest, KubernetesJobRequest } from '../providers/kubernetes-
 import { kubernetesJobSpec } from '../providers/kubernetes-job/spec.js';
 import { workPool } from '../providers/kubernetes-job/work-pool.js';
 import { runSuffix } from '../providers/naming.js';
-import { ROOT, invalidInput as refused, tempDir } from './helpers.js';
+import { invalidInput as refused, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
 import { assertValidJob } from './support/kubernetes-job.js';
 
@@ -36,7 +35,7 @@ const FLOW_RUN = { id: FLOW_RUN_ID, name: 'nightly-etl' };
 const FLOW_RUN_HEX = FLOW_RUN_ID.replaceAll('-', '');
 
 async function stockTemplate(): Promise<Json> {
-  return JSON.parse(await readFile(join(ROOT, 'prefect3', 'templates', 'kubernetes.json'), 'utf8'));
+  return defaultTemplate('kubernetes', 'work_pool');
 }
 
 function flowRun(run: { id: string; name: string }): FlowRun {
