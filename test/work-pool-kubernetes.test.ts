@@ -26,6 +26,7 @@ import { runSuffix } from '../providers/naming.js';
 import { invalidInput as refused, tempDir } from './helpers.js';
 import { FLOW_RUN_ID } from './support/build.js';
 import { assertValidJob } from './support/kubernetes-job.js';
+import { poolBlock } from './support/pools.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,12 +48,11 @@ function flowRun(run: { id: string; name: string }): FlowRun {
 }
 
 interface Built {
-  config: Json;
-  doc: Json;
   block: KubernetesJobBlock;
   request: KubernetesJobRequest;
 }
 
+/** The trigger's one path (render, adapter, parseBlock), then the build, checked as the API server would. */
 async function submit(
   template: Json,
   jobVariables: Json,
@@ -60,13 +60,12 @@ async function submit(
 ): Promise<Built> {
   const blocks = options.blocks ?? new BlockStore(new FolderStore(await tempDir()));
   const run = options.flowRun ?? FLOW_RUN;
-  const config = await renderJobConfiguration(template, jobVariables, { blocks, path: POOL });
-  const doc = workPool.toBlock(config, { flowRun: run, path: CONFIG_PATH });
-  const block = parseBlock(doc) as KubernetesJobBlock;
-  assert.equal(block.type, 'kubernetes-job');
+  const pool = { name: 'k8s', type: 'kubernetes', base_job_template: template };
+  const block = await poolBlock(blocks, pool, jobVariables, run);
+  assert.ok(block.type === 'kubernetes-job');
   const request = kubernetesJobSpec.build({ block, flowRun: flowRun(run) });
   assertValidJob(request.job);
-  return { config, doc, block, request };
+  return { block, request };
 }
 
 /**
