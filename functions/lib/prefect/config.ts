@@ -66,37 +66,33 @@ export function prefectConfig(
       return { kind, value: await value };
     };
   };
+  const base = { apiUrl, keyReferences };
+  const given = (kind: 'key' | 'auth-string', value: string) => async (): Promise<Credential> => ({
+    kind,
+    value,
+  });
   if (keyArn)
     return {
-      apiUrl,
+      ...base,
       credentialSetting: PREFECT_KEY_SECRET_ENV,
       credential: byRef(keyArn, 'key'),
       keySecretArn: keyArn,
-      keyReferences,
     };
-  if (key)
-    return {
-      apiUrl,
-      credentialSetting: 'PREFECT_API_KEY',
-      credential: async () => ({ kind: 'key', value: key }),
-      keyReferences,
-    };
+  if (key) return { ...base, credentialSetting: 'PREFECT_API_KEY', credential: given('key', key) };
   if (authArn)
     return {
-      apiUrl,
+      ...base,
       credentialSetting: PREFECT_AUTH_STRING_SECRET_ENV,
       credential: byRef(authArn, 'auth-string'),
       authStringSecretArn: authArn,
-      keyReferences,
     };
   if (authString)
     return {
-      apiUrl,
+      ...base,
       credentialSetting: 'PREFECT_API_AUTH_STRING',
-      credential: async () => ({ kind: 'auth-string', value: authString }),
-      keyReferences,
+      credential: given('auth-string', authString),
     };
-  return { apiUrl, credentialSetting: undefined, credential: async () => undefined, keyReferences };
+  return { ...base, credentialSetting: undefined, credential: async () => undefined };
 }
 
 // Where the credential lives for flow runs on Cloud Run and Kubernetes, for the platform to
