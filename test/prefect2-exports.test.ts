@@ -1,11 +1,14 @@
 // Prefect 2 exports as Prefect writes them (issue 14 part 4).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { InvalidInputError } from '../core/errors.js';
+import { loadRun } from '../functions/lib/context.js';
+import { accept } from '../functions/lib/intake.js';
 import { parseBlock } from '../providers/blocks.js';
 import { resolveNestedBlocks } from '../providers/prefect2.js';
 import { ROOT, tempDir, testDeps } from './helpers.js';
@@ -137,6 +140,34 @@ describe('Prefect 2 exports', () => {
       ),
       (e: unknown) =>
         e instanceof InvalidInputError && e.problems.some((p) => p.path === 'infrastructure.aws_credentials'),
+    );
+  });
+
+  it('a nested block slug set by infra_overrides is that block in every step, not the pinned one', async () => {
+    const { deps } = await testDeps();
+    await deps.blocks.put('ecs-task/prod', {
+      type: 'ecs-task',
+      image: 'example/etl:1',
+      aws_credentials: 'aws-credentials/prod',
+    });
+    await deps.blocks.put('aws-credentials/prod', { type: 'aws-credentials', region_name: 'eu-west-1' });
+    await deps.blocks.put('aws-credentials/other', { type: 'aws-credentials', region_name: 'us-west-2' });
+    const accepted = await accept(deps, {
+      kind: 'flow-run-event',
+      event: {
+        flow_run: { id: randomUUID() },
+        infrastructure_block: 'ecs-task/prod',
+        infra_overrides: { aws_credentials: 'aws-credentials/other' },
+      },
+    });
+    assert.ok(accepted.target.block.type === 'ecs-task');
+    assert.equal(accepted.target.block.aws_credentials.region_name, 'us-west-2');
+    const loaded = await loadRun(deps, accepted.input.event_ref);
+    assert.ok(loaded.block.type === 'ecs-task');
+    assert.equal(
+      loaded.block.aws_credentials.region_name,
+      'us-west-2',
+      'Prepare and Submit see the same credentials',
     );
   });
 

@@ -39,14 +39,16 @@ export async function loadRawEvent(deps: Deps, eventRef: string): Promise<unknow
  * step acts on the same block even if someone edits the stored one mid-run. An event
  * parked before pinning existed reads the block store.
  */
-function pinnedBlocks(deps: Deps, eventRef: string): BlockSource {
+function pinnedBlocks(deps: Deps, eventRef: string, event: FlowRunEvent): BlockSource {
   const pinned = async () => {
     const body = await deps.store.get(pinnedBlockKey(eventRef));
     return body === undefined ? undefined : (JSON.parse(body) as Record<string, unknown>);
   };
   return {
+    // the pin is the event's own block (its nested blocks inlined); a nested block an override
+    // names by slug is another block, read from the store
     async get(slug) {
-      return (await pinned()) ?? deps.blocks.get(slug);
+      return (slug === event.infrastructure_block ? await pinned() : undefined) ?? deps.blocks.get(slug);
     },
     pinned,
   };
@@ -63,7 +65,7 @@ export async function loadRun(deps: Deps, eventRef: string): Promise<LoadedRun> 
   const raw = await loadRawEvent(deps, eventRef);
   const event = parseFlowRunEvent(raw);
   checkEnabled(deps, event);
-  const target = await resolveTarget(event, pinnedBlocks(deps, eventRef));
+  const target = await resolveTarget(event, pinnedBlocks(deps, eventRef, event));
   if (event.work_pool) checkEnabled(deps, event, target.block.type);
   const resolved = await withPrefectEnv(deps, target);
   const loaded: LoadedRun = {
